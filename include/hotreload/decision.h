@@ -1,0 +1,53 @@
+// Decision: one thing a watch decided, exactly as it is logged.
+//
+// The default logger prints it as one key=value line; Options::on_decision receives the
+// same record, so metrics and the CLI's JSON logs never parse log text.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "hotreload/digest.h"
+#include "hotreload/options.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace hotreload {
+
+enum class DecisionKind {
+  loaded,         // the initial content was accepted by start()
+  reloaded,       // a changed content was accepted
+  rejected,       // the callback refused a content (logged once per content)
+  read_error,     // the file exists but cannot be read (logged once per cause)
+  missing,        // the file, or a directory or link on its way, is gone (logged once)
+  mode,           // the watch changed how it detects changes, and why
+  slow_callback,  // the callback took longer than Options::slow_callback
+};
+
+std::string_view to_string(DecisionKind kind);
+
+struct Decision {
+  DecisionKind kind{};
+  std::string_view path;
+  std::optional<Digest> hash;     // loaded, reloaded, rejected
+  std::error_code error;          // rejected, read_error, missing
+  std::string_view detail;        // the rejection reason, or why the mode changed
+  ActiveMode mode{};
+  uint64_t reloads = 0;
+  uint64_t errors = 0;
+  // From the moment a change was noticed (event batch or poll) to the end of the callback.
+  std::chrono::nanoseconds latency{0};
+  std::chrono::nanoseconds callback_duration{0};
+};
+
+// One line, key=value, e.g. "event=reloaded path=/etc/app/key hash=3f2a… reloads=4 errors=0".
+std::string format_decision(const Decision& d);
+void log_decision(spdlog::logger& logger, const Decision& d);
+
+}  // namespace hotreload

@@ -1,0 +1,28 @@
+// Digest: the SHA-256 of a config's content, the identity every decision is keyed on.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace hotreload {
+
+class Digest {
+ public:
+  static constexpr std::size_t kSize = 32;
+
+  // SHA-256 of content (OpenSSL EVP). Never fails for inputs that fit in memory.
+  static Digest of(std::string_view content);
+
+  std::string hex() const;         // 64 lowercase hex digits
+  std::string short_hex() const;   // the first 12, for log lines meant for people
+
+  const std::array<uint8_t, kSize>& bytes() const { return bytes_; }
+  friend bool operator==(const Digest&, const Digest&) = default;
+
+ private:
+  std::array<uint8_t, kSize> bytes_{};
+};
+
+}  // namespace hotreload

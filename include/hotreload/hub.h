@@ -1,0 +1,65 @@
+// Hub: one event source, one timer queue and (in production) one thread for many watches.
+//
+// The kernel allows 128 inotify instances per user by default, so a process watches
+// everything through one Hub; watches in one directory share one kernel watch. The hub's
+// loop is the plain function run_once(), which the production thread calls forever and
+// the harness calls single-threaded in virtual time: the same code either way.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "hotreload/clock.h"
+#include "hotreload/event_source.h"
+#include "hotreload/filesystem.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace hotreload {
+
+class Watch;
+
+struct Seams {
+  std::shared_ptr<Filesystem> filesystem;
+  std::unique_ptr<EventSource> events;
+  std::shared_ptr<Clock> clock;
+};
+
+class Hub {
+ public:
+  // A hub over the given seams. It runs only when run_once() is called, or after
+  // start_thread(). logger receives hub-level decisions (inotify unavailable…).
+  explicit Hub(Seams seams, std::shared_ptr<spdlog::logger> logger = nullptr);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // The process's default hub: real filesystem, inotify, steady clock, its own thread.
+  static std::shared_ptr<Hub> shared();
+  // A new hub over the real seams with its thread started.
+  static std::shared_ptr<Hub> make_posix(std::shared_ptr<spdlog::logger> logger = nullptr);
+
+  // One wakeup: waits for events, the next due timer, or deadline (whichever is first),
+  // then checks every watch that needs it, each once. Never throws.
+  void run_once(SteadyTime deadline) noexcept;
+
+  void start_thread();
+  void stop_thread() noexcept;
+
+  std::size_t watch_count() const;
+  std::size_t kernel_watch_count() const;
+  Filesystem& filesystem();
+  Clock& clock();
+
+ private:
+  friend class FileWatcher;
+  void attach(std::shared_ptr<Watch> watch);
+  void detach(Watch& watch) noexcept;
+
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hotreload

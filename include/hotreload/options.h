@@ -1,0 +1,51 @@
+// Options: how one file is watched. Every limit has a unit in its name and a default
+// that suits a Kubernetes ConfigMap volume.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+namespace spdlog {
+class logger;
+}
+
+namespace hotreload {
+
+struct Decision;
+
+enum class Mode {
+  automatic,  // events, unless statfs says the volume misses remote changes (NFS, FUSE…)
+  events,     // inotify, with a slow safety poll behind it
+  poll,       // stat every poll_interval; a full read every rehash_every-th poll
+};
+
+// What a watch is doing now (automatic resolves to one of these).
+enum class ActiveMode { events, poll };
+
+std::string_view to_string(Mode mode);
+std::string_view to_string(ActiveMode mode);
+
+struct Options {
+  Mode mode = Mode::automatic;
+  std::chrono::milliseconds poll_interval{1000};
+  std::chrono::milliseconds safety_interval{10000};
+  // In poll mode, every Nth poll reads and hashes even if the stat signature is the
+  // same, to catch same-size rewrites within one mtime tick (coarse-mtime filesystems,
+  // NFS attribute caching). 0 disables.
+  unsigned rehash_every = 10;
+  std::size_t read_size_max = 16u << 20;
+  // An empty file is almost always a writer caught mid-truncate; refuse it unless told.
+  bool allow_empty = false;
+  // A callback slower than this is logged (it holds up every watch on the hub).
+  std::chrono::milliseconds slow_callback{1000};
+  // Where decisions are logged; null means hotreload's default logger (stderr).
+  std::shared_ptr<spdlog::logger> logger;
+  // Called on the hub thread after every logged decision, for metrics or JSON logs.
+  // Must not throw and must not block.
+  std::function<void(const Decision&)> on_decision;
+};
+
+}  // namespace hotreload

@@ -1,0 +1,48 @@
+#include "hotreload/errors.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace hotreload {
+
+namespace {
+
+class Category : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "hotreload"; }
+  std::string message(int value) const override {
+    switch (static_cast<Errc>(value)) {
+      case Errc::empty_file: return "file is empty";
+      case Errc::unstable: return "file kept changing while it was read";
+      case Errc::rejected: return "content rejected";
+      case Errc::not_regular_file: return "not a regular file";
+    }
+    return "unknown hotreload error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& hotreload_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+std::string error_name(std::error_code ec) {
+  if (!ec) return "ok";
+  if (ec.category() == hotreload_category()) {
+    switch (static_cast<Errc>(ec.value())) {
+      case Errc::empty_file: return "empty_file";
+      case Errc::unstable: return "unstable";
+      case Errc::rejected: return "rejected";
+      case Errc::not_regular_file: return "not_regular_file";
+    }
+  }
+  if (ec.category() == std::generic_category() || ec.category() == std::system_category()) {
+    // strerrorname_np (glibc 2.32+) gives "ENOENT"; fall back to the number.
+    if (const char* name = strerrorname_np(ec.value())) return name;
+  }
+  return "E" + std::to_string(ec.value());
+}
+
+}  // namespace hotreload

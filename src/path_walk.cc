@@ -1,0 +1,135 @@
+#include "path_walk.h"
+
+#include <filesystem>
+
+#include "hotreload/errors.h"
+
+namespace hotreload {
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string name_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  if (dir.empty() || dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+std::string absolute_normal(const std::string& path) {
+  std::filesystem::path p = std::filesystem::absolute(path).lexically_normal();
+  std::string s = p.string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+namespace {
+
+// Pushes the components of a relative path so that the first is popped first.
+void push_components(std::vector<std::string>& pending, const std::string& relative) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= relative.size()) {
+    auto end = relative.find('/', start);
+    if (end == std::string::npos) end = relative.size();
+    if (end > start) parts.push_back(relative.substr(start, end - start));
+    start = end + 1;
+  }
+  pending.insert(pending.end(), parts.rbegin(), parts.rend());
+}
+
+// The walk stopped on a missing name. If its directory is missing too (the volume was
+// unmounted, the directory removed), the interest moves up to the nearest ancestor that
+// exists, so that its re-creation is noticed.
+void interest_in_nearest_ancestor(Filesystem& fs, PathWalk& walk, std::string dir) {
+  std::string below;
+  while (dir != "/") {
+    auto st = fs.lstat(dir);
+    if (st && st->type == FileType::directory) break;
+    below = name_of(dir);
+    dir = parent_of(dir);
+  }
+  if (!below.empty()) {
+    walk.interests.pop_back();
+    walk.interests.push_back({dir, below});
+  }
+}
+
+PathWalk& fail(PathWalk& walk, std::error_code ec, std::string where) {
+  walk.error = ec;
+  walk.error_path = std::move(where);
+  walk.file.clear();
+  return walk;
+}
+
+}  // namespace
+
+PathWalk walk_path(Filesystem& fs, const std::string& path) {
+  PathWalk walk;
+  std::string base = parent_of(path);
+  std::vector<std::string> pending{name_of(path)};
+  int hops = 0;
+
+  while (!pending.empty()) {
+    std::string component = std::move(pending.back());
+    pending.pop_back();
+    if (component == ".") continue;
+    if (component == "..") {
+      base = parent_of(base);
+      continue;
+    }
+    std::string candidate = join_path(base, component);
+    walk.interests.push_back({base, component});
+    auto st = fs.lstat(candidate);
+    if (!st) {
+      if (st.error() == std::errc::no_such_file_or_directory)
+        interest_in_nearest_ancestor(fs, walk, base);
+      return fail(walk, st.error(), candidate);
+    }
+    switch (st->type) {
+      case FileType::symlink: {
+        if (++hops > kSymlinkHopsMax)
+          return fail(walk, std::make_error_code(std::errc::too_many_symbolic_link_levels),
+                      candidate);
+        auto target = fs.readlink(candidate);
+        if (!target) return fail(walk, target.error(), candidate);
+        walk.signature.links.push_back({candidate, *target});
+        if (!target->empty() && target->front() == '/') {
+          std::string absolute = std::filesystem::path(*target).lexically_normal().string();
+          while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
+          base = parent_of(absolute);
+          if (absolute != "/") pending.push_back(name_of(absolute));
+        } else {
+          push_components(pending, *target);
+        }
+        break;
+      }
+      case FileType::directory:
+        if (pending.empty())
+          return fail(walk, std::make_error_code(std::errc::is_a_directory), candidate);
+        base = candidate;
+        break;
+      case FileType::regular:
+        if (!pending.empty())
+          return fail(walk, std::make_error_code(std::errc::not_a_directory), candidate);
+        walk.file = candidate;
+        walk.signature.file = *st;
+        return walk;
+      case FileType::other:
+        return fail(walk,
+                    pending.empty() ? make_error_code(Errc::not_regular_file)
+                                    : std::make_error_code(std::errc::not_a_directory),
+                    candidate);
+    }
+  }
+  // Only reachable when the path ends in "." or ".." (a directory).
+  return fail(walk, std::make_error_code(std::errc::is_a_directory), base);
+}
+
+}  // namespace hotreload

@@ -1,0 +1,60 @@
+// PathWalk: resolves a watched path the way the kernel would, one symlink at a time, and
+// records what a watch must look at to notice any change on the way.
+//
+// For a kubelet volume, /cfg/key -> ..data/key and ..data -> ..2026_11_26…, so the walk
+// yields links [/cfg/key -> ..data/key, /cfg/..data -> ..2026…], the file
+// /cfg/..2026…/key, and the interests (/cfg, key), (/cfg, ..data), (/cfg, ..2026…),
+// (/cfg/..2026…, key): an event for any of those names may change what the path means.
+// The directory part of the path we are given is trusted as it is; components that come
+// from relative symlink targets are walked.
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "hotreload/filesystem.h"
+
+namespace hotreload {
+
+struct Link {
+  std::string path;
+  std::string target;
+  friend bool operator==(const Link&, const Link&) = default;
+};
+
+// A (directory, name) pair whose change can change what the watched path resolves to.
+struct Interest {
+  std::string dir;
+  std::string name;
+  friend bool operator==(const Interest&, const Interest&) = default;
+  friend auto operator<=>(const Interest&, const Interest&) = default;
+};
+
+// What a poll compares: if this is unchanged, the content is presumed unchanged.
+struct Signature {
+  std::vector<Link> links;
+  FileStat file;
+  friend bool operator==(const Signature&, const Signature&) = default;
+};
+
+struct PathWalk {
+  Signature signature;           // links on the way, and the file's lstat
+  std::string file;              // the regular file the path resolves to
+  std::vector<Interest> interests;
+  std::error_code error;         // set when the path does not resolve to a regular file
+  std::string error_path;        // where the walk stopped
+};
+
+inline constexpr int kSymlinkHopsMax = 40;  // the kernel's MAXSYMLINKS
+
+PathWalk walk_path(Filesystem& fs, const std::string& path);
+
+// Lexical path helpers for absolute, normalised paths.
+std::string parent_of(const std::string& path);   // "/a/b" -> "/a", "/a" -> "/"
+std::string name_of(const std::string& path);     // "/a/b" -> "b"
+std::string join_path(const std::string& dir, const std::string& name);
+// Makes path absolute (against the working directory) and lexically normal.
+std::string absolute_normal(const std::string& path);
+
+}  // namespace hotreload

@@ -1,0 +1,250 @@
+#include "watch.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "consistent_read.h"
+#include "hotreload/errors.h"
+
+namespace hotreload {
+
+namespace {
+
+constexpr int kReadAttempts = 3;
+
+bool is_missing(std::error_code ec) {
+  return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
+}
+
+std::string describe(std::error_code ec, const std::string& path, const std::string& where) {
+  std::string text = ec.message();
+  if (!where.empty() && where != path) text += " (at " + where + ")";
+  return text;
+}
+
+}  // namespace
+
+std::shared_ptr<spdlog::logger> default_logger() {
+  static const std::shared_ptr<spdlog::logger> logger = [] {
+    auto l = std::make_shared<spdlog::logger>(
+        "hotreload", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    l->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ hotreload %v");
+    return l;
+  }();
+  return logger;
+}
+
+struct Watch::Look {
+  PathWalk walk;
+  std::optional<FileContent> content;
+  std::error_code error;
+  std::string error_path;
+  bool unchanged = false;
+};
+
+Watch::Watch(std::string path, Callback callback, Options options)
+    : path_(std::move(path)),
+      callback_(std::move(callback)),
+      options_(std::move(options)),
+      logger_(options_.logger ? options_.logger : default_logger()) {
+  status_.path = path_;
+}
+
+// Walks the path and, unless the signature is the known one, reads the file. A file that
+// changes under the read is walked and read again, a few times.
+Watch::Look Watch::look(Filesystem& fs, const Signature* known) {
+  Look result;
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    result.walk = walk_path(fs, path_);
+    if (result.walk.error) {
+      result.error = result.walk.error;
+      result.error_path = result.walk.error_path;
+      return result;
+    }
+    if (known && *known == result.walk.signature) {
+      result.unchanged = true;
+      return result;
+    }
+    auto read = consistent_read(fs, result.walk.file, result.walk.signature.file,
+                                options_.read_size_max);
+    if (read) {
+      result.content = std::move(*read);
+      return result;
+    }
+    result.error = read.error();
+    result.error_path = result.walk.file;
+    if (read.error() != Errc::unstable) return result;
+  }
+  return result;
+}
+
+std::error_code Watch::load(Filesystem& fs, Clock& clock, std::string& message) {
+  Look seen = look(fs, nullptr);
+  interests_ = seen.walk.interests;
+  std::error_code ec = seen.error;
+  std::string reason;
+  if (!ec && seen.content->bytes.empty() && !options_.allow_empty)
+    ec = make_error_code(Errc::empty_file);
+  if (ec) {
+    reason = describe(ec, path_, seen.error_path);
+  } else {
+    std::chrono::nanoseconds took{};
+    Verdict verdict = run_callback(seen.content->bytes, clock, took);
+    if (!verdict.accepted) {
+      ec = make_error_code(Errc::rejected);
+      reason = "content rejected: " + verdict.reason;
+    }
+  }
+  if (ec) {
+    message = "hotreload: cannot load " + path_ + ": " + reason;
+    return ec;
+  }
+  signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
+  {
+    std::lock_guard lock(status_mu_);
+    status_.hash = Digest::of(seen.content->bytes);
+    status_.last_reload = clock.wall_now();
+  }
+  report({.kind = DecisionKind::loaded, .hash = status_.hash});
+  return {};
+}
+
+void Watch::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
+  wants_retry_ = false;
+  unannounced_change_ = false;
+  const Signature* known =
+      trigger == Trigger::rehash || !signature_ ? nullptr : &*signature_;
+  bool had_signature = signature_.has_value();
+  Look seen = look(fs, known);
+  interests_ = std::move(seen.walk.interests);
+  if (seen.error) {
+    signature_.reset();
+    wants_retry_ = seen.error == Errc::unstable;
+    fail(seen.error, seen.error_path);
+    return;
+  }
+  if (seen.unchanged) return;
+  // The safety poll compared against the signature, so a read here means a change that
+  // no event announced.
+  if (trigger == Trigger::safety_poll && had_signature && mode_ == ActiveMode::events)
+    unannounced_change_ = true;
+  signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
+  offer(seen.content->bytes, clock, noticed_at);
+}
+
+void Watch::offer(std::string_view content, Clock& clock, SteadyTime noticed_at) {
+  if (content.empty() && !options_.allow_empty) {
+    fail(make_error_code(Errc::empty_file), path_);
+    return;
+  }
+  Digest digest = Digest::of(content);
+  if (status_.hash == digest) {  // same content as active: healthy again, nothing to do
+    failure_.clear();
+    refused_.reset();
+    std::lock_guard lock(status_mu_);
+    status_.last_error.clear();
+    return;
+  }
+  if (refused_ == digest) {  // already refused and logged; it is still the file's content
+    failure_ = make_error_code(Errc::rejected);
+    std::lock_guard lock(status_mu_);
+    status_.last_error = refused_reason_;
+    return;
+  }
+  std::chrono::nanoseconds took{};
+  Verdict verdict = run_callback(content, clock, took);
+  auto latency = clock.now() - noticed_at;
+  if (verdict.accepted) {
+    failure_.clear();
+    refused_.reset();
+    {
+      std::lock_guard lock(status_mu_);
+      status_.hash = digest;
+      status_.last_reload = clock.wall_now();
+      ++status_.reloads;
+      status_.last_error.clear();
+    }
+    report({.kind = DecisionKind::reloaded, .hash = digest, .latency = latency,
+            .callback_duration = took});
+    return;
+  }
+  refused_ = digest;
+  refused_reason_ = verdict.reason;
+  failure_ = make_error_code(Errc::rejected);
+  {
+    std::lock_guard lock(status_mu_);
+    ++status_.errors;
+    status_.last_error = "content rejected: " + verdict.reason;
+  }
+  report({.kind = DecisionKind::rejected, .hash = digest,
+          .error = make_error_code(Errc::rejected), .detail = verdict.reason,
+          .latency = latency, .callback_duration = took});
+}
+
+Verdict Watch::run_callback(std::string_view content, Clock& clock,
+                            std::chrono::nanoseconds& took) {
+  Verdict verdict;
+  SteadyTime start = clock.now();
+  try {
+    verdict = callback_(content);
+  } catch (const std::exception& e) {
+    verdict = Verdict::reject(*e.what() ? e.what() : "callback threw");
+  } catch (...) {
+    verdict = Verdict::reject("callback threw a non-standard exception");
+  }
+  if (!verdict.accepted && verdict.reason.empty()) verdict.reason = "refused by callback";
+  took = clock.now() - start;
+  if (took > options_.slow_callback)
+    report({.kind = DecisionKind::slow_callback, .callback_duration = took});
+  return verdict;
+}
+
+// A failure is logged and counted once per cause: a file that stays unreadable across a
+// hundred polls is one error, not a hundred.
+void Watch::fail(std::error_code ec, const std::string& where) {
+  if (ec == failure_) return;
+  failure_ = ec;
+  std::string text = describe(ec, path_, where);
+  {
+    std::lock_guard lock(status_mu_);
+    ++status_.errors;
+    status_.last_error = text;
+  }
+  report({.kind = is_missing(ec) ? DecisionKind::missing : DecisionKind::read_error,
+          .error = ec, .detail = where != path_ ? std::string_view(where) : ""});
+}
+
+void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
+  bool changed = mode != mode_;
+  mode_ = mode;
+  {
+    std::lock_guard lock(status_mu_);
+    status_.mode = mode;
+  }
+  if (changed && !why.empty()) report({.kind = DecisionKind::mode, .detail = why}, quiet);
+}
+
+Status Watch::status() const {
+  std::lock_guard lock(status_mu_);
+  return status_;
+}
+
+void Watch::report(Decision d, bool quiet) {
+  d.path = path_;
+  d.mode = mode_;
+  {
+    std::lock_guard lock(status_mu_);
+    d.reloads = status_.reloads;
+    d.errors = status_.errors;
+  }
+  if (!quiet) log_decision(*logger_, d);
+  if (options_.on_decision) {
+    try {
+      options_.on_decision(d);
+    } catch (...) {
+      // A broken observer must not take the watch down; the decision is already logged.
+    }
+  }
+}
+
+}  // namespace hotreload

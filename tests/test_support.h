@@ -1,0 +1,126 @@
+// Shared by the real-filesystem tests: a temporary directory, a recording callback, and a
+// bounded wait for the hub thread (never a fixed sleep: the wait ends as soon as the
+// condition holds, and its bound only decides how long a broken build takes to fail).
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/test/tools/detail/print_helper.hpp>
+
+#include "hotreload/errors.h"
+#include "hotreload/file_watcher.h"
+
+// Let BOOST_TEST print the error enums it compares error_codes with.
+namespace boost::test_tools::tt_detail {
+template <>
+struct print_log_value<std::errc> {
+  void operator()(std::ostream& os, std::errc e) { os << std::make_error_code(e).message(); }
+};
+template <>
+struct print_log_value<hotreload::Errc> {
+  void operator()(std::ostream& os, hotreload::Errc e) { os << make_error_code(e).message(); }
+};
+template <>
+struct print_log_value<hotreload::ActiveMode> {
+  void operator()(std::ostream& os, hotreload::ActiveMode m) { os << hotreload::to_string(m); }
+};
+}  // namespace boost::test_tools::tt_detail
+
+namespace hotreload::test {
+
+using namespace std::chrono_literals;
+
+inline constexpr auto kPatience = 10s;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "hotreload-test-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+// Accepts every content except those that start with "bad"; records what it saw.
+class Recorder {
+ public:
+  Callback callback() {
+    return [this](std::string_view content) {
+      std::lock_guard lock(mu_);
+      seen_.emplace_back(content);
+      changed_.notify_all();
+      if (content.substr(0, 3) == "bad") return Verdict::reject("starts with bad");
+      accepted_.emplace_back(content);
+      return Verdict::accept();
+    };
+  }
+
+  // Waits until the last accepted content equals expected.
+  bool wait_accepted(const std::string& expected, std::chrono::milliseconds bound = kPatience) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, bound,
+                             [&] { return !accepted_.empty() && accepted_.back() == expected; });
+  }
+  // Waits until the callback has seen n contents in all.
+  bool wait_seen(std::size_t n, std::chrono::milliseconds bound = kPatience) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, bound, [&] { return seen_.size() >= n; });
+  }
+  std::vector<std::string> accepted() const {
+    std::lock_guard lock(mu_);
+    return accepted_;
+  }
+  std::vector<std::string> seen() const {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::string> seen_;
+  std::vector<std::string> accepted_;
+};
+
+// Polls a condition that another thread makes true (status counters, say).
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds bound = kPatience) {
+  auto until = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+}  // namespace hotreload::test
