@@ -6,11 +6,28 @@
 
 namespace hotreload {
 
+namespace {
+
+// Refuses options that would spin the hub or refuse every file, before anything starts.
+Options checked(Options options, const std::string& path) {
+  auto refuse = [&](const std::string& why) {
+    throw std::invalid_argument("hotreload: bad options for " + path + ": " + why);
+  };
+  if (path.empty()) refuse("the path is empty");
+  if (options.poll_interval.count() <= 0) refuse("poll_interval must be positive");
+  if (options.safety_interval.count() <= 0) refuse("safety_interval must be positive");
+  if (options.read_size_max == 0) refuse("read_size_max must be positive");
+  return options;
+}
+
+}  // namespace
+
 FileWatcher::FileWatcher(std::string path, Callback callback, Options options,
                          std::shared_ptr<Hub> hub)
     : hub_(hub ? std::move(hub) : Hub::shared()),
       watch_(std::make_shared<Watch>(absolute_normal(path), std::move(callback),
-                                     std::move(options))) {}
+                                     checked(std::move(options), path))) {
+}
 
 FileWatcher::~FileWatcher() { stop(); }
 

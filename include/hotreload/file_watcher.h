@@ -58,6 +58,7 @@ class StartError : public std::system_error {
 class FileWatcher {
  public:
   // path may be relative (made absolute now). hub defaults to Hub::shared().
+  // Throws std::invalid_argument for an empty path or a non-positive interval or limit.
   FileWatcher(std::string path, Callback callback, Options options = {},
               std::shared_ptr<Hub> hub = nullptr);
   ~FileWatcher();
