@@ -26,6 +26,10 @@ using namespace std::chrono_literals;
 // How long the idle thread sleeps when nothing is scheduled; wake() cuts it short.
 constexpr auto kIdleWait = 1h;
 
+// Timer-driven checks per wakeup. Thousands of polls falling due together are spread over
+// several wakeups, so that an event arriving meanwhile waits for at most this many checks.
+constexpr std::size_t kTimerChecksPerWakeup = 256;
+
 bool merges_into_retry(std::error_code ec) {
   return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
 }
@@ -47,7 +51,7 @@ struct Hub::State {
   std::map<uint64_t, std::shared_ptr<Watch>> watches;
   uint64_t next_id = 1;
   std::set<std::pair<SteadyTime, uint64_t>> timers;
-  std::map<uint64_t, Trigger> pending;
+  std::map<uint64_t, Trigger> pending;  // checks owed; run_once does not wait while any are
   std::map<std::string, Directory, std::less<>> dirs;
   std::map<int, std::vector<std::string>> wd_dirs;  // one inode may be reached by two paths
   std::set<int> arm_errors_logged;
@@ -197,7 +201,9 @@ struct Hub::State {
   }
 
   void collect_due(SteadyTime now) {
-    while (!timers.empty() && timers.begin()->first <= now) {
+    for (std::size_t n = 0; n < kTimerChecksPerWakeup && !timers.empty() &&
+                            timers.begin()->first <= now;
+         ++n) {
       uint64_t id = timers.begin()->second;
       timers.erase(timers.begin());
       auto it = watches.find(id);
@@ -273,6 +279,17 @@ struct Hub::State {
   }
 };
 
+namespace {
+
+// Watches started together would poll together forever; the first interval is stretched
+// by a fraction of itself (deterministic, from the id) so their polls spread out.
+std::chrono::nanoseconds first_interval(std::chrono::nanoseconds interval, uint64_t id) {
+  uint64_t spread = (id * 0x9E3779B97F4A7C15ull) >> 54;  // 0..1023
+  return interval + interval * static_cast<int64_t>(spread) / 1024;
+}
+
+}  // namespace
+
 Hub::Hub(Seams seams, std::shared_ptr<spdlog::logger> logger) : state_(new State) {
   state_->seams = std::move(seams);
   state_->logger = logger ? std::move(logger) : default_logger();
@@ -297,7 +314,7 @@ void Hub::run_once(SteadyTime deadline) noexcept {
     std::chrono::nanoseconds timeout{0};
     {
       std::lock_guard lock(s.mu);
-      if (s.pending.empty()) {
+      if (s.pending.empty()) {  // due timers left over from the last wakeup give timeout 0
         SteadyTime next = deadline;
         if (!s.timers.empty()) next = std::min(next, s.timers.begin()->first);
         timeout = std::max<std::chrono::nanoseconds>(next - s.seams.clock->now(), 0ns);
@@ -358,7 +375,7 @@ void Hub::attach(std::shared_ptr<Watch> watch) {
     watch->slot.id = id;
     s.watches.emplace(id, watch);
     SteadyTime now = s.seams.clock->now();
-    s.schedule(*watch, now + s.interval(*watch));
+    s.schedule(*watch, now + first_interval(s.interval(*watch), id));
     if (watch->mode() == ActiveMode::events) s.apply_interests(*watch, now);
     // The file may have changed between the load and the arm; the check is cheap.
     s.mark(id, Trigger::event);
