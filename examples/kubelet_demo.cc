@@ -1,4 +1,5 @@
-// The main job until the CLI lands: a kubelet-style ConfigMap volume in a temporary
+// The main job through the library alone (ci/demo runs it through the CLI, with
+// examples/cli_demo.sh): a kubelet-style ConfigMap volume in a temporary
 // directory, a writer that publishes updates the way the kubelet does (including a bad
 // one, a removed key and a removed volume), and a FileWatcher printing every decision.
 //

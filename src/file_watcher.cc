@@ -22,8 +22,9 @@ Options checked(Options options, const std::string& path) {
 
 }  // namespace
 
-FileWatcher::FileWatcher(std::string path, Callback callback, Options options,
-                         std::shared_ptr<Hub> hub)
+// The public signature takes the path by value; it is used twice here, so not moved.
+FileWatcher::FileWatcher(std::string path,  // NOLINT(performance-unnecessary-value-param)
+                         Callback callback, Options options, std::shared_ptr<Hub> hub)
     : hub_(hub ? std::move(hub) : Hub::shared()),
       watch_(std::make_shared<Watch>(absolute_normal(path), std::move(callback),
                                      checked(std::move(options), path))) {

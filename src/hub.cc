@@ -37,10 +37,16 @@ bool merges_into_retry(std::error_code ec) {
 }  // namespace
 
 struct Hub::State {
+  // A directory some watch cares about. Kept small: a hub may hold tens of thousands.
   struct Directory {
     int wd = -1;  // -1: not armed (yet, or any more)
-    std::map<std::string, std::set<uint64_t>, std::less<>> names;
-    std::size_t interests = 0;
+    // (name, watch id), sorted: which watches an event for each name concerns.
+    std::vector<std::pair<std::string, uint64_t>> names;
+
+    auto named(std::string_view name) {
+      return std::equal_range(names.begin(), names.end(), std::pair{std::string(name), 0},
+                              [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
   };
 
   Seams seams;
@@ -53,7 +59,8 @@ struct Hub::State {
   std::set<std::pair<SteadyTime, uint64_t>> timers;
   std::map<uint64_t, Trigger> pending;  // checks owed; run_once does not wait while any are
   std::map<std::string, Directory, std::less<>> dirs;
-  std::map<int, std::vector<std::string>> wd_dirs;  // one inode may be reached by two paths
+  // Keys of dirs (a std::map's keys stay put); one inode may be reached by two paths.
+  std::map<int, std::vector<const std::string*>> wd_dirs;
   std::set<int> arm_errors_logged;
   uint64_t checking = 0;
   std::thread::id checking_thread;
@@ -84,7 +91,7 @@ struct Hub::State {
     if (d.wd < 0) return;
     auto it = wd_dirs.find(d.wd);
     if (it != wd_dirs.end()) {
-      std::erase(it->second, path);
+      std::erase(it->second, &path);
       if (it->second.empty()) {
         seams.events->remove_watch(d.wd);
         wd_dirs.erase(it);
@@ -94,20 +101,24 @@ struct Hub::State {
   }
 
   void release(Watch& w) {
-    for (const Interest& i : w.slot.armed) {
-      auto d = dirs.find(i.dir);
+    for (const Watch::HubSlot::Armed& a : w.slot.armed) {
+      auto d = dirs.find(*a.dir);
       if (d == dirs.end()) continue;
-      auto n = d->second.names.find(i.name);
-      if (n != d->second.names.end()) {
-        n->second.erase(w.slot.id);
-        if (n->second.empty()) d->second.names.erase(n);
-      }
-      if (--d->second.interests == 0) {
+      std::erase(d->second.names, std::pair{a.name, w.slot.id});
+      if (d->second.names.empty()) {
         disarm(d->second, d->first);
         dirs.erase(d);
       }
     }
     w.slot.armed.clear();
+  }
+
+  static bool same(const std::vector<Interest>& wanted,
+                   const std::vector<Watch::HubSlot::Armed>& armed) {
+    return std::equal(wanted.begin(), wanted.end(), armed.begin(), armed.end(),
+                      [](const Interest& i, const Watch::HubSlot::Armed& a) {
+                        return i.name == a.name && i.dir == *a.dir;
+                      });
   }
 
   void fall_back_to_poll(Watch& w, std::string_view why, bool quiet, SteadyTime now) {
@@ -116,26 +127,29 @@ struct Hub::State {
     schedule(w, now + w.options().poll_interval);
   }
 
-  // Registers the watch's interests and makes sure each directory has a kernel watch.
-  void apply_interests(Watch& w, SteadyTime now) {
-    if (w.interests() != w.slot.armed) {
+  // Registers the interests the watch's last check found and makes sure each directory
+  // has a kernel watch.
+  void apply_interests(Watch& w, const std::vector<Interest>& wanted, SteadyTime now) {
+    if (!same(wanted, w.slot.armed)) {
       release(w);
-      for (const Interest& i : w.interests()) {
-        Directory& d = dirs[i.dir];
-        d.names[i.name].insert(w.slot.id);
-        ++d.interests;
+      for (const Interest& i : wanted) {
+        auto d = dirs.try_emplace(i.dir).first;
+        auto& names = d->second.names;
+        std::pair entry{i.name, w.slot.id};
+        names.insert(std::upper_bound(names.begin(), names.end(), entry), std::move(entry));
+        w.slot.armed.push_back({&d->first, i.name});
       }
-      w.slot.armed = w.interests();
     }
     bool armed_now = false;
-    for (const Interest& i : w.slot.armed) {
-      auto d = dirs.find(i.dir);
+    for (const Watch::HubSlot::Armed& a : w.slot.armed) {
+      auto d = dirs.find(*a.dir);
       if (d->second.wd >= 0) continue;
-      auto wd = seams.events->add_watch(i.dir);
+      auto wd = seams.events->add_watch(d->first);
       if (wd) {
         d->second.wd = *wd;
         auto& paths = wd_dirs[*wd];
-        if (std::find(paths.begin(), paths.end(), i.dir) == paths.end()) paths.push_back(i.dir);
+        if (std::find(paths.begin(), paths.end(), &d->first) == paths.end())
+          paths.push_back(&d->first);
         armed_now = true;
       } else if (merges_into_retry(wd.error())) {
         // The directory went between the walk and the arm: look again shortly.
@@ -147,12 +161,16 @@ struct Hub::State {
           logger->warn("event=inotify_unavailable error=\"{}\" errno={} detail=\"falling back to "
                        "polling; logged once per cause\"",
                        wd.error().message(), error_name(wd.error()));
+#if HOTRELOAD_MUTANT != 11  // test-only mutant 11: no fallback to polling
         fall_back_to_poll(w, "inotify_add_watch failed: " + wd.error().message(), !first, now);
+#endif
         return;
       }
     }
-    // Anything that changed between the walk and the arm raised no event: look again.
-    if (armed_now) mark(w.slot.id, Trigger::event);
+    // Anything that changed between the walk and the arm raised no event (or raised it on
+    // a descriptor just released): look again, and read, since a same-size rewrite within
+    // one timestamp tick leaves the signature as it was.
+    if (armed_now) mark(w.slot.id, Trigger::rehash);
   }
 
   static std::chrono::nanoseconds retry_delay(const Watch& w) {
@@ -169,30 +187,46 @@ struct Hub::State {
     for (const Event& ev : events) {
       if (ev.mask & IN_Q_OVERFLOW) {
         logger->warn("event=overflow detail=\"inotify queue overflowed; checking every watch\"");
-        for (auto& [id, w] : watches) mark(id, Trigger::event);
+#if HOTRELOAD_MUTANT != 10  // test-only mutant 10 (harness/CMakeLists.txt): overflow ignored
+        // The lost events may include an IN_CLOSE_WRITE: read, as below.
+        for (auto& [id, w] : watches) mark(id, Trigger::rehash);
+#endif
         continue;
       }
       auto it = wd_dirs.find(ev.wd);
       if (it == wd_dirs.end()) continue;
       bool whole_dir = ev.name.empty() ||
                        (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT));
-      for (const std::string& path : it->second) {
-        auto d = dirs.find(path);
+      for (const std::string* path : it->second) {
+        auto d = dirs.find(*path);
         if (d == dirs.end()) continue;
         if (whole_dir) {
-          for (auto& [name, ids] : d->second.names)
-            for (uint64_t id : ids) mark(id, Trigger::event);
+          for (const auto& [name, id] : d->second.names) mark(id, Trigger::event);
           continue;
         }
-        auto n = d->second.names.find(ev.name);
-        if (n == d->second.names.end()) continue;
+        auto [first, last] = d->second.named(ev.name);
+        if (first == last) continue;
         // A new regular file is still being written: its IN_CLOSE_WRITE will follow.
-        if (is_regular_file_creation(ev, path)) continue;
-        for (uint64_t id : n->second) mark(id, Trigger::event);
+        if (is_regular_file_creation(ev, *path)) continue;
+#if HOTRELOAD_MUTANT == 1  // test-only mutants: one kind of event ignored
+        if (ev.mask & IN_CREATE) continue;
+#elif HOTRELOAD_MUTANT == 3
+        if ((ev.mask & ~IN_ISDIR) == IN_ATTRIB) continue;
+#elif HOTRELOAD_MUTANT == 7
+        if (ev.mask & IN_CLOSE_WRITE) continue;
+#endif
+        // A write announced by name may leave size and times as they were (a same-size
+        // rewrite within one timestamp tick: Linux stamps files from a coarse clock), so
+        // it is read, not judged by the signature.
+        Trigger trigger = (ev.mask & IN_CLOSE_WRITE) ? Trigger::rehash : Trigger::event;
+        for (auto n = first; n != last; ++n) mark(n->second, trigger);
       }
       if (ev.mask & IN_IGNORED) {
-        for (const std::string& path : it->second) {
-          auto d = dirs.find(path);
+        for (const std::string* path : it->second) {
+          auto d = dirs.find(*path);
+#if HOTRELOAD_MUTANT == 2  // test-only mutant: the dead descriptor is kept
+          continue;
+#endif
           if (d != dirs.end()) d->second.wd = -1;
         }
         wd_dirs.erase(it);
@@ -217,6 +251,9 @@ struct Hub::State {
         unsigned every = w.options().rehash_every;
         trigger = every != 0 && ++w.slot.polls % every == 0 ? Trigger::rehash : Trigger::poll;
       }
+#if HOTRELOAD_MUTANT == 13  // test-only mutant: the safety poll never checks
+      if (trigger != Trigger::safety_poll)
+#endif
       mark(id, trigger);
       w.slot.due = SteadyTime{};
       schedule(w, now + interval(w));
@@ -240,6 +277,9 @@ struct Hub::State {
       case Mode::poll: return ActiveMode::poll;
       case Mode::automatic: break;
     }
+#if HOTRELOAD_MUTANT == 9  // test-only mutant: auto never chooses polling
+    return ActiveMode::events;
+#endif
     auto type = seams.filesystem->filesystem_type(parent_of(w.path()));
     if (!type) return ActiveMode::events;
     VolumeKind kind = classify_volume(*type);
@@ -247,6 +287,19 @@ struct Hub::State {
     why = std::string("auto: ") + std::string(kind.name) +
           " volumes miss changes made elsewhere, so polling";
     return ActiveMode::poll;
+  }
+
+  // A safety poll can race the event of the very change it finds: the change lands after
+  // this wakeup's wait() and before the check. inotify queues the event before the
+  // writer's syscall returns, so it is waiting now: fetch what is queued, and if it names
+  // this watch (or the queue overflowed), the change was announced, only late.
+  bool announced_late(Watch& w) {
+    bool was_pending = pending.count(w.slot.id) != 0;
+    std::vector<Event> late;
+    if (seams.events->wait(0ns, late))
+      late.push_back(Event{.wd = -1, .mask = IN_Q_OVERFLOW, .cookie = 0, .name = {}});
+    dispatch(late);
+    return !was_pending && pending.count(w.slot.id) != 0;
   }
 
   // --- without mu ---
@@ -268,10 +321,11 @@ struct Hub::State {
     check_done.notify_all();
     if (!watches.count(w.slot.id)) return;
     SteadyTime now = seams.clock->now();
-    if (w.found_unannounced_change())
+    std::vector<Interest> wanted = w.take_interests();
+    if (w.found_unannounced_change() && !announced_late(w))
       fall_back_to_poll(w, "safety poll found a change that no event announced", false, now);
     else if (w.mode() == ActiveMode::events)
-      apply_interests(w, now);
+      apply_interests(w, wanted, now);
     if (w.wants_retry()) {
       w.slot.retry = true;
       schedule(w, std::min(w.slot.due, now + retry_delay(w)));
@@ -281,11 +335,12 @@ struct Hub::State {
 
 namespace {
 
-// Watches started together would poll together forever; the first interval is stretched
-// by a fraction of itself (deterministic, from the id) so their polls spread out.
+// Watches started together would poll together forever; the first interval is shortened
+// by up to half of itself (deterministic, from the id) so their polls spread out. Never
+// lengthened: a change no event announced is still found within one interval of start.
 std::chrono::nanoseconds first_interval(std::chrono::nanoseconds interval, uint64_t id) {
   uint64_t spread = (id * 0x9E3779B97F4A7C15ull) >> 54;  // 0..1023
-  return interval + interval * static_cast<int64_t>(spread) / 1024;
+  return interval - interval * static_cast<int64_t>(spread) / 2048;
 }
 
 }  // namespace
@@ -376,7 +431,8 @@ void Hub::attach(std::shared_ptr<Watch> watch) {
     s.watches.emplace(id, watch);
     SteadyTime now = s.seams.clock->now();
     s.schedule(*watch, now + first_interval(s.interval(*watch), id));
-    if (watch->mode() == ActiveMode::events) s.apply_interests(*watch, now);
+    std::vector<Interest> wanted = watch->take_interests();
+    if (watch->mode() == ActiveMode::events) s.apply_interests(*watch, wanted, now);
     // The file may have changed between the load and the arm; the check is cheap.
     s.mark(id, Trigger::event);
   }

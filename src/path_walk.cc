@@ -72,11 +72,19 @@ PathWalk& fail(PathWalk& walk, std::error_code ec, std::string where) {
 
 PathWalk walk_path(Filesystem& fs, const std::string& path) {
   PathWalk walk;
-  std::string base = parent_of(path);
-  std::vector<std::string> pending{name_of(path)};
+  // The walk starts at the root. The directory components of the given path are looked
+  // at too (one lstat each): a plain directory among them is trusted and needs no watch,
+  // but a symlink among them (/cfg/..data/key, a deploy's "current -> releases/42") is
+  // followed and watched like any other, since swapping it changes what the path means.
+  std::string base = "/";
+  std::vector<std::string> pending;
+  push_components(pending, path);
+  std::size_t given_left = pending.size();  // the given path's components still pending
   int hops = 0;
 
   while (!pending.empty()) {
+    bool given = pending.size() == given_left;  // not from a symlink target
+    if (given) --given_left;
     std::string component = std::move(pending.back());
     pending.pop_back();
     if (component == ".") continue;
@@ -87,6 +95,11 @@ PathWalk walk_path(Filesystem& fs, const std::string& path) {
     std::string candidate = join_path(base, component);
     walk.interests.push_back({base, component});
     auto st = fs.lstat(candidate);
+    if (given && given_left > 0 && st && st->type == FileType::directory) {
+      walk.interests.pop_back();
+      base = candidate;
+      continue;
+    }
     if (!st) {
       if (st.error() == std::errc::no_such_file_or_directory)
         interest_in_nearest_ancestor(fs, walk, base);

@@ -5,8 +5,8 @@
 // yields links [/cfg/key -> ..data/key, /cfg/..data -> ..2026…], the file
 // /cfg/..2026…/key, and the interests (/cfg, key), (/cfg, ..data), (/cfg, ..2026…),
 // (/cfg/..2026…, key): an event for any of those names may change what the path means.
-// The directory part of the path we are given is trusted as it is; components that come
-// from relative symlink targets are walked.
+// Every component is walked from the root: plain directories of the given path need no
+// interest, but a symlink anywhere on the way (a swapped directory symlink too) is one.
 #pragma once
 
 #include <string>

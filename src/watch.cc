@@ -11,6 +11,9 @@ namespace hotreload {
 namespace {
 
 constexpr int kReadAttempts = 3;
+// Consecutive unstable checks (each kReadAttempts reads, a retry delay apart) before a
+// file that never holds still is reported as a read error.
+constexpr int kUnstableRoundsReported = 5;
 
 bool is_missing(std::error_code ec) {
   return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
@@ -47,15 +50,32 @@ Watch::Watch(std::string path, Callback callback, Options options)
       callback_(std::move(callback)),
       options_(std::move(options)),
       logger_(options_.logger ? options_.logger : default_logger()) {
-  status_.path = path_;
 }
 
 // Walks the path and, unless the signature is the known one, reads the file. A file that
 // changes under the read is walked and read again, a few times.
+namespace {
+
+// A walk takes several syscalls, so it can fail on a tree caught between two steps of a
+// writer: the kubelet removes the old ..<timestamp> directory right after the swap, and a
+// walk that read the old ..data target finds it gone. A failure counts only when a second
+// walk stops at the same place for the same reason; otherwise the later walk stands.
+PathWalk settled_walk(Filesystem& fs, const std::string& path) {
+  PathWalk walk = walk_path(fs, path);
+  for (int attempt = 1; walk.error && attempt < kReadAttempts; ++attempt) {
+    PathWalk again = walk_path(fs, path);
+    if (again.error == walk.error && again.error_path == walk.error_path) break;
+    walk = std::move(again);
+  }
+  return walk;
+}
+
+}  // namespace
+
 Watch::Look Watch::look(Filesystem& fs, const Signature* known) {
   Look result;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
-    result.walk = walk_path(fs, path_);
+    result.walk = settled_walk(fs, path_);
     if (result.walk.error) {
       result.error = result.walk.error;
       result.error_path = result.walk.error_path;
@@ -73,7 +93,11 @@ Watch::Look Watch::look(Filesystem& fs, const Signature* known) {
     }
     result.error = read.error();
     result.error_path = result.walk.file;
-    if (read.error() != Errc::unstable) return result;
+    // The file the walk found is gone or replaced by the time it is opened: the tree moved
+    // between the two, which is instability, not absence.
+    if (is_missing(read.error()) || read.error() == std::errc::too_many_symbolic_link_levels)
+      result.error = make_error_code(Errc::unstable);
+    if (result.error != Errc::unstable) return result;
   }
   return result;
 }
@@ -90,6 +114,9 @@ std::error_code Watch::load(Filesystem& fs, Clock& clock, std::string& message) 
   } else {
     std::chrono::nanoseconds took{};
     Verdict verdict = run_callback(seen.content->bytes, clock, took);
+#if HOTRELOAD_MUTANT == 12  // test-only mutant (harness/CMakeLists.txt): refusal ignored
+    verdict.accepted = true;
+#endif
     if (!verdict.accepted) {
       ec = make_error_code(Errc::rejected);
       reason = "content rejected: " + verdict.reason;
@@ -116,13 +143,22 @@ void Watch::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noti
       trigger == Trigger::rehash || !signature_ ? nullptr : &*signature_;
   bool had_signature = signature_.has_value();
   Look seen = look(fs, known);
+#if HOTRELOAD_MUTANT == 4  // test-only mutant: a failed walk keeps the old interests
+  if (!seen.error) interests_ = std::move(seen.walk.interests);
+#else
   interests_ = std::move(seen.walk.interests);
+#endif
   if (seen.error) {
     signature_.reset();
-    wants_retry_ = seen.error == Errc::unstable;
-    fail(seen.error, seen.error_path);
+    // A file that keeps changing under the reads is a writer at work, not a failure: look
+    // again shortly, and report it only if it goes on for several rounds.
+    bool unstable = seen.error == Errc::unstable;
+    wants_retry_ = unstable;
+    if (!unstable || ++unstable_rounds_ >= kUnstableRoundsReported)
+      fail(seen.error, seen.error_path);
     return;
   }
+  unstable_rounds_ = 0;
   if (seen.unchanged) return;
   // The safety poll compared against the signature, so a read here means a change that
   // no event announced.
@@ -154,6 +190,9 @@ void Watch::offer(std::string_view content, Clock& clock, SteadyTime noticed_at)
   std::chrono::nanoseconds took{};
   Verdict verdict = run_callback(content, clock, took);
   auto latency = clock.now() - noticed_at;
+#if HOTRELOAD_MUTANT == 6  // test-only mutant: a refused content is committed anyway
+  verdict.accepted = true;
+#endif
   if (verdict.accepted) {
     failure_.clear();
     refused_.reset();
@@ -225,8 +264,13 @@ void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
 }
 
 Status Watch::status() const {
-  std::lock_guard lock(status_mu_);
-  return status_;
+  Status copy;
+  {
+    std::lock_guard lock(status_mu_);
+    copy = status_;
+  }
+  copy.path = path_;  // not stored twice
+  return copy;
 }
 
 void Watch::report(Decision d, bool quiet) {

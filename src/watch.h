@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hotreload/clock.h"
@@ -27,7 +28,8 @@ enum class Trigger : uint8_t {
   safety_poll,  // events mode's slow interval: a change found here was never announced
   retry,        // the last read found the file changing under it
   event,        // inotify named something the watch cares about (or overflowed)
-  rehash,       // every Nth poll: read and hash even if the signature is unchanged
+  rehash,       // every Nth poll, IN_CLOSE_WRITE or an overflow: read and hash even if
+                // the signature is unchanged
 };
 
 class Watch {
@@ -50,7 +52,8 @@ class Watch {
   void set_mode(ActiveMode mode, std::string_view why, bool quiet);
 
   // What the last look found, for the hub to act on.
-  const std::vector<Interest>& interests() const { return interests_; }
+  // Hands the interests over to the hub, which keeps the registered copy.
+  std::vector<Interest> take_interests() { return std::exchange(interests_, {}); }
   bool wants_retry() const { return wants_retry_; }
   bool found_unannounced_change() const { return unannounced_change_; }
 
@@ -60,7 +63,12 @@ class Watch {
     SteadyTime due{};
     unsigned polls = 0;
     bool retry = false;
-    std::vector<Interest> armed;  // interests registered in the hub's directory table
+    // The interests registered in the hub's directory table; dir points at the table's key.
+    struct Armed {
+      const std::string* dir;
+      std::string name;
+    };
+    std::vector<Armed> armed;
   } slot;
 
  private:
@@ -85,6 +93,7 @@ class Watch {
   std::error_code failure_;             // the cause last logged, so it is logged once
   std::vector<Interest> interests_;
   bool wants_retry_ = false;
+  int unstable_rounds_ = 0;              // consecutive checks that found the file moving
   bool unannounced_change_ = false;
 
   mutable std::mutex status_mu_;

@@ -4,11 +4,19 @@
 // the rejection reason). get() hands out a shared_ptr<const T> snapshot: readers never
 // wait for a parse or a callback, and a snapshot stays valid for as long as it is held,
 // whatever reloads happen meanwhile.
+//
+// The snapshot pointer is guarded by a mutex held only to copy or swap it, not by
+// std::atomic<std::shared_ptr>: libstdc++ 12 (Debian 12's) unlocks that one with a relaxed
+// store after load(), which lets the pointer read move past the unlock on weakly ordered
+// CPUs (ThreadSanitizer reports it; google/sanitizers#1558). Hot paths take a Reader: its
+// get() is one acquire load while nothing changed, lock-free, and locks once per reload.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,21 +43,52 @@ class Reloadable {
   void start() { watcher_.start(); }
   void stop() noexcept { watcher_.stop(); }
 
-  std::shared_ptr<const T> get() const { return current_.load(std::memory_order_acquire); }
+  std::shared_ptr<const T> get() const {
+    std::lock_guard lock(current_mu_);
+    return current_;
+  }
+
+  // One thread's view of the config. Not shareable between threads: give each its own.
+  class Reader {
+   public:
+    explicit Reader(const Reloadable& source) : source_(&source) {}
+    // The current snapshot; valid until the next get() on this Reader.
+    const std::shared_ptr<const T>& get() {
+      if (source_->version_.load(std::memory_order_acquire) != seen_ || !snapshot_) {
+        std::lock_guard lock(source_->current_mu_);
+        snapshot_ = source_->current_;
+        seen_ = source_->version_.load(std::memory_order_relaxed);
+      }
+      return snapshot_;
+    }
+
+   private:
+    const Reloadable* source_;
+    uint64_t seen_ = 0;
+    std::shared_ptr<const T> snapshot_;
+  };
+
   Status status() const { return watcher_.status(); }
 
  private:
   Verdict accept(std::string_view content) {
     // A throwing parse is a rejection; FileWatcher turns the exception into the reason.
     auto next = std::make_shared<const T>(parse_(content));
-    current_.store(next, std::memory_order_release);
+    std::shared_ptr<const T> previous;  // released after the lock, not under it
+    {
+      std::lock_guard lock(current_mu_);
+      previous = std::exchange(current_, next);
+      version_.fetch_add(1, std::memory_order_release);
+    }
     if (on_reload_) on_reload_(next);
     return Verdict::accept();
   }
 
   Parse parse_;
   OnReload on_reload_;
-  std::atomic<std::shared_ptr<const T>> current_;
+  mutable std::mutex current_mu_;
+  std::shared_ptr<const T> current_;
+  std::atomic<uint64_t> version_{0};  // bumped after each swap, for Readers
   FileWatcher watcher_;  // last: stops (and so stops calling accept) before the rest goes
 };
 

@@ -131,7 +131,7 @@ std::error_code InotifyEventSource::wait(std::chrono::nanoseconds timeout,
   }
   if (count < 2 || !(fds[1].revents & POLLIN)) return {};
   // Big enough for a few hundred records with names up to NAME_MAX.
-  alignas(struct inotify_event) static thread_local std::array<char, 64 * 1024> buffer;
+  alignas(struct inotify_event) static thread_local std::array<char, std::size_t{64} * 1024> buffer;
   for (;;) {
     ssize_t n = ::read(inotify_fd_, buffer.data(), buffer.size());
     if (n < 0) {

@@ -1,0 +1,39 @@
+// The rows of the graceful-degradation table (DESIGN.md), as the harness names them.
+//
+// Every fault the harness injects belongs to one row, every property and mutant is named
+// after one, and `hotreload harness` prints its verdict row by row.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace hotreload::harness {
+
+enum class Row : uint8_t {
+  file_deleted,    // ConfigMap key / file deleted; reappears -> reload
+  dir_deleted,     // directory deleted and recreated -> re-arm, reload
+  unreadable,      // EACCES, EIO, ESTALE; readable again -> reload
+  bad_symlink,     // dangling symlink, symlink loop; fixed -> reload
+  swap_mid_read,   // symlink swapped / content replaced during a read: never mixed
+  rejected,        // callback rejects / throws / content invalid: keep last
+  partial_write,   // non-atomic writer: reject or wait for the close
+  too_large,       // larger than read_size_max: refused
+  no_events,       // the volume raises no events (NFS): polling finds changes
+  lost_events,     // events lost, duplicated, delayed, reordered, queue overflow
+  inotify_limits,  // add_watch fails (ENOSPC, EMFILE): fall back to polling
+  initial_load,    // start() fails with a clear error
+};
+
+inline constexpr std::size_t kRowCount = 12;
+
+inline constexpr std::array<Row, kRowCount> kAllRows = {
+    Row::file_deleted,  Row::dir_deleted,   Row::unreadable, Row::bad_symlink,
+    Row::swap_mid_read, Row::rejected,      Row::partial_write, Row::too_large,
+    Row::no_events,     Row::lost_events,   Row::inotify_limits, Row::initial_load};
+
+std::string_view row_name(Row row);
+std::optional<Row> row_from_name(std::string_view name);
+
+}  // namespace hotreload::harness

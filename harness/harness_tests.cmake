@@ -1,0 +1,70 @@
+# The harness's tests, included from tests/CMakeLists.txt (so enable_testing() applies):
+# the simulated seams' own tests, the scheduler, the RapidCheck properties of every
+# degradation row, the mutants (each must be caught), and the two campaigns.
+find_package(rapidcheck REQUIRED)
+
+set(HOTRELOAD_HARNESS_TEST_SOURCES
+  ${PROJECT_SOURCE_DIR}/tests/main_test.cc
+  ${PROJECT_SOURCE_DIR}/tests/sim_filesystem_test.cc
+  ${PROJECT_SOURCE_DIR}/tests/harness_scheduler_test.cc
+  ${PROJECT_SOURCE_DIR}/tests/harness_properties_test.cc
+)
+add_executable(hotreload_harness_tests ${HOTRELOAD_HARNESS_TEST_SOURCES})
+target_link_libraries(hotreload_harness_tests PRIVATE hotreload_harness rapidcheck
+                      rapidcheck_boost_test Boost::unit_test_framework)
+target_compile_definitions(hotreload_harness_tests PRIVATE BOOST_TEST_DYN_LINK)
+
+foreach(source ${HOTRELOAD_HARNESS_TEST_SOURCES})
+  file(STRINGS ${source} suites REGEX "^BOOST_AUTO_TEST_SUITE\\(")
+  foreach(line ${suites})
+    string(REGEX REPLACE "^BOOST_AUTO_TEST_SUITE\\(([A-Za-z0-9_]+).*" "\\1" suite "${line}")
+    add_test(NAME ${suite} COMMAND hotreload_harness_tests --run_test=${suite} --log_level=message)
+    set_tests_properties(${suite} PROPERTIES TIMEOUT 300)
+  endforeach()
+endforeach()
+# RapidCheck: 500 cases per row property, fixed seed in CI so a red run replays.
+foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read rejected
+        partial_write too_large no_events lost_events inotify_limits initial_load)
+  set_tests_properties(property_${row} PROPERTIES ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=500")
+endforeach()
+
+# Each mutant breaks one row's decision. Two tests per mutant, each passing only if the
+# mutant is CAUGHT: the seeded campaign of that row (exits 0 on a violation), and that
+# row's RapidCheck property (must report "Falsifiable").
+add_library(hotreload_property_objects OBJECT ${PROJECT_SOURCE_DIR}/tests/main_test.cc
+            ${PROJECT_SOURCE_DIR}/tests/harness_properties_test.cc)
+target_link_libraries(hotreload_property_objects PUBLIC hotreload_harness rapidcheck
+                      rapidcheck_boost_test Boost::unit_test_framework)
+target_compile_definitions(hotreload_property_objects PUBLIC BOOST_TEST_DYN_LINK)
+foreach(mutant ${HOTRELOAD_MUTANTS})
+  string(REPLACE ":" ";" _fields "${mutant}")
+  list(GET _fields 0 _name)
+  list(GET _fields 3 _row)
+  add_test(NAME mutant_${_name} COMMAND hotreload_mutant_${_name} --row ${_row} --seed 1)
+  set_tests_properties(mutant_${_name} PROPERTIES TIMEOUT 300)
+  add_executable(hotreload_mutant_${_name}_properties
+                 $<TARGET_OBJECTS:hotreload_mutant_core_${_name}>
+                 $<TARGET_OBJECTS:hotreload_property_objects>)
+  target_link_libraries(hotreload_mutant_${_name}_properties PRIVATE hotreload_harness
+                        rapidcheck Boost::unit_test_framework OpenSSL::Crypto)
+  add_test(NAME mutant_${_name}_property
+           COMMAND hotreload_mutant_${_name}_properties --run_test=property_${_row})
+  set_tests_properties(mutant_${_name}_property PROPERTIES TIMEOUT 300
+                       ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=1000"
+                       PASS_REGULAR_EXPRESSION "Falsifiable after")
+endforeach()
+
+if(TARGET hotreload_cli)
+  # At least 100,000 simulated ops on every CI run, bounded in wall time.
+  add_test(NAME harness_campaign
+           COMMAND hotreload_cli harness --seed 20261126 --ops 1000000 --time-budget 150s)
+  set_tests_properties(harness_campaign PROPERTIES TIMEOUT 300)
+  # The same writers on a real directory: inotify, bindfs (root + FUSE), unreadable as nobody.
+  add_test(NAME harness_real_campaign
+           COMMAND hotreload_cli harness --seed 7 --ops 0 --real /tmp)
+  set_tests_properties(harness_real_campaign PROPERTIES TIMEOUT 300)
+  # A bad flag is a clear sentence and exit code 2.
+  add_test(NAME harness_bad_flags COMMAND sh -c
+           "out=$(\"$0\" harness --ops banana 2>&1); rc=$?; echo \"$out\"; test $rc -eq 2 && echo \"$out\" | grep -q 'ops wants a non-negative integer'"
+           $<TARGET_FILE:hotreload_cli>)
+endif()

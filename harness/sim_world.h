@@ -1,0 +1,176 @@
+// SimWorld: one watched kubelet volume in the simulation, with its checker.
+//
+// It owns the simulated seams, a Hub over them that it drives single-threaded (never
+// start_thread), a FileWatcher on /vol/cfg/app.yaml whose callback accepts only
+// checksummed content, and the record of every content the path has ever had. step()
+// runs one SimCommand and then checks DESIGN.md's invariants:
+//
+//   safety (after every hub run and every command)
+//     - the callback never runs twice at once;
+//     - every content offered to the callback was, as a whole, the file's content at
+//       some moment (never a mix of two versions), when the volume's timestamps let a
+//       reader tell versions apart (1 ns); accepted content always was;
+//     - the active hash is the SHA-256 of the last accepted content;
+//     - reloads == accepted changes; nothing larger than read_size_max is accepted;
+//     - the callback is offered only changes, and never again a content it has just
+//       refused while the file still holds it;
+//     - no rollback: a newly accepted content was on disk after the previous one;
+//     - nothing escaped: the hub logged no internal_error.
+//   liveness (at quiesce: faults stop, then virtual time passes a bound derived from the
+//   options, each watch's mode and which faults ran)
+//     - the active content equals the disk's whenever the disk's is readable and valid.
+// A second watch on the same hub (other.yaml, or the same file, or a path through the
+// ..data directory symlink) can be started and stopped; it must keep the same promises
+// and must not disturb the first, with which it shares kernel watches.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "degradation_rows.h"
+#include "hotreload/file_watcher.h"
+#include "hotreload/hub.h"
+#include "sim_clock.h"
+#include "sim_command.h"
+#include "sim_events.h"
+#include "sim_filesystem.h"
+#include "writers.h"
+
+namespace hotreload::harness {
+
+// What the watched path holds when the watcher starts. Anything but `valid` must make
+// start() throw StartError naming the path; once repaired, start() must succeed.
+enum class InitialState : uint8_t {
+  valid, missing, unreadable, corrupt, throwing, empty, dangling, loop, oversized, io_error,
+};
+inline constexpr int kInitialStateCount = 10;
+std::string_view to_string(InitialState s);
+
+struct WorldConfig {
+  uint64_t seed = 1;
+  Mode mode = Mode::automatic;
+  std::chrono::milliseconds poll_interval{1000};
+  std::chrono::milliseconds safety_interval{10000};
+  unsigned rehash_every = 10;
+  std::size_t read_size_max = 4096;
+  std::chrono::nanoseconds granularity{1};
+  bool silent_volume = false;  // NFS-like: no events, statfs says NFS
+  int watch_limit_errno = 0;   // add_watch fails with this from the start (0: never)
+  InitialState initial = InitialState::valid;  // what start() finds on disk
+};
+
+struct Violation {
+  std::string invariant;  // e.g. "converged", "never_mixed"
+  std::string detail;
+};
+
+struct RowTally {
+  uint64_t injected = 0;
+  uint64_t checks_passed = 0;
+};
+
+class SimWorld {
+ public:
+  static constexpr const char* kDir = "/vol/cfg";
+  static constexpr const char* kKey = "app.yaml";
+  static constexpr const char* kPath = "/vol/cfg/app.yaml";
+
+  explicit SimWorld(WorldConfig config);
+  ~SimWorld();
+  SimWorld(const SimWorld&) = delete;
+  SimWorld& operator=(const SimWorld&) = delete;
+
+  // Prepares config().initial, starts the watcher and checks that start() failed exactly
+  // when it had to; after a failure, repairs the file and starts again.
+  std::optional<Violation> start();
+  // Starts the watcher on whatever the tree holds; returns StartError's message, if any.
+  std::optional<std::string> try_start();
+
+  // Runs one command, then checks safety (and, for quiesce, convergence).
+  std::optional<Violation> step(const SimCommand& c);
+  std::optional<Violation> check_safety();
+
+  SimFilesystem& fs() { return *fs_; }
+  SimEvents& events() { return *events_; }
+  SimClock& clock() { return *clock_; }
+  const WorldConfig& config() const { return config_; }
+  Status status() const;
+  const std::vector<std::string>& trace() const { return trace_; }
+  void keep_trace(bool on) { keep_trace_ = on; }
+  // Simulated ops so far: writer ops, hub runs and faults switched on.
+  uint64_t ops() const { return ops_; }
+  const std::map<Row, RowTally>& tally() const { return tally_; }
+  std::size_t accepted_count() const { return accepted_.size(); }
+
+ private:
+  struct Accepted {
+    std::string content;
+    Digest digest;
+    uint64_t disk_seq;  // when this content last appeared on disk, as of its acceptance
+  };
+
+  Verdict on_content(std::string_view content);
+  void record_disk();
+  void note(const std::string& line);
+  std::error_code apply_op(const TreeOp& op);
+  void apply_plan(const std::vector<TreeOp>& ops, uint32_t interleave);
+  void publish(const std::map<std::string, std::string>& payload, uint32_t interleave);
+  void run_hub(std::chrono::nanoseconds span);
+  std::optional<Violation> quiesce();
+  std::chrono::nanoseconds convergence_bound() const;
+  std::chrono::nanoseconds bound_for(ActiveMode mode) const;
+  void inject(const SimCommand& c);
+  void credit_checks();
+  void prepare_initial(InitialState s);
+  void start_companion(int which);
+  std::optional<Violation> check_companion() const;
+  std::optional<Violation> companion_converged() const;
+
+  WorldConfig config_;
+  std::shared_ptr<SimClock> clock_;
+  std::shared_ptr<SimFilesystem> fs_;
+  SimEvents* events_ = nullptr;  // owned by the hub
+  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<uint64_t> internal_errors_;
+  std::shared_ptr<Hub> hub_;
+  std::unique_ptr<FileWatcher> watcher_;
+  // A second watch on the same hub (other.yaml): starting and stopping it must not
+  // disturb the first, whose kernel watches it shares.
+  std::unique_ptr<FileWatcher> companion_;
+  std::string companion_path_;
+  std::vector<Digest> companion_accepted_;
+  KubeletWriter kubelet_{kDir};
+
+  // What the disk has held at kPath: content -> the sequence number of its last arrival.
+  std::map<std::string, uint64_t> disk_seq_;
+  std::optional<std::string> disk_now_;
+  uint64_t seq_ = 0;
+
+  // What the callback saw.
+  std::vector<Accepted> accepted_;
+  // The last offer while it stands refused and the file has not changed since: offering
+  // it again would break "never again for a content it has just refused".
+  std::optional<std::string> last_refused_;
+  int in_callback_ = 0;
+  int max_in_callback_ = 0;
+  bool started_ = false;
+
+  // Faults since the last quiesce, which decide how long convergence may take.
+  std::set<Row> active_rows_;
+  bool needs_safety_poll_ = false;
+  bool stale_attributes_seen_ = false;  // fstat may have hidden a change under a read
+  std::chrono::nanoseconds extra_delay_{0};
+
+  std::optional<Violation> pending_violation_;
+  std::map<Row, RowTally> tally_;
+  std::vector<std::string> trace_;
+  bool keep_trace_ = true;
+  uint64_t ops_ = 0;
+};
+
+}  // namespace hotreload::harness

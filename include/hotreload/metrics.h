@@ -1,0 +1,116 @@
+// Metrics: what a service exposes about its watched files, in Prometheus text format.
+//
+// A MetricsRecorder listens to decisions (Options::on_decision) for what status() cannot
+// tell — how long each reload took — and collect() joins that with FileWatcher::status()
+// into a snapshot. render_prometheus() turns a snapshot into the text exposition format
+// (version 0.0.4), so a service that embeds FileWatcher serves the same metrics, under
+// the same names, as the `hotreload watch` sidecar:
+//
+//   hotreload_success_total{path}                  counter: accepted contents (load + reloads)
+//   hotreload_error_total{path}                    counter: rejections, read errors, vanishings
+//   hotreload_last_success_timestamp_seconds{path} gauge: when the active content was accepted
+//   hotreload_content_hash_info{path,hash}         gauge 1: the active content's SHA-256
+//   hotreload_mode_info{path,mode}                 gauge 1: events or poll
+//   hotreload_reload_duration_seconds{path}        histogram: change noticed → callback done
+//
+// The "hotreload_" prefix is a parameter, so existing dashboards keep their names.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hotreload/decision.h"
+#include "hotreload/file_watcher.h"
+#include "hotreload/options.h"
+
+namespace hotreload {
+
+// A fixed-bucket histogram of durations, as Prometheus wants it: cumulative counts per
+// upper bound, plus the count and sum of every observation.
+class DurationHistogram {
+ public:
+  // 0.5 ms … 10 s: a reload is a read, a hash and a callback; anything above 10 s is stuck.
+  static const std::vector<double>& default_bounds_seconds();
+
+  explicit DurationHistogram(std::vector<double> upper_bounds_seconds = default_bounds_seconds());
+
+  void observe(std::chrono::nanoseconds duration);
+
+  const std::vector<double>& upper_bounds_seconds() const { return bounds_; }
+  // cumulative_counts()[i] = observations <= upper_bounds_seconds()[i].
+  const std::vector<uint64_t>& cumulative_counts() const { return cumulative_; }
+  uint64_t count() const { return count_; }
+  double sum_seconds() const { return sum_seconds_; }
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> cumulative_;
+  uint64_t count_ = 0;
+  double sum_seconds_ = 0;
+};
+
+// Everything exposed about one watched file.
+struct WatchMetrics {
+  std::string path;
+  uint64_t success_total = 0;
+  uint64_t error_total = 0;
+  std::optional<double> last_success_timestamp_seconds;  // Unix time
+  std::optional<std::string> hash_hex;                   // 64 hex digits
+  ActiveMode mode = ActiveMode::events;
+  DurationHistogram reload_duration;
+};
+
+// A metric family the caller adds beside the watch metrics (the CLI's action counters).
+struct MetricSample {
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+struct MetricFamily {
+  std::string name;  // without the prefix, e.g. "action_failures_total"
+  std::string help;
+  std::string type;  // "counter" or "gauge"
+  std::vector<MetricSample> samples;
+};
+
+struct MetricsSnapshot {
+  std::vector<WatchMetrics> watches;
+  std::vector<MetricFamily> extra;
+};
+
+// Collects what decisions alone reveal; thread-safe, and record() never blocks for long
+// (one short lock), as Options::on_decision requires.
+class MetricsRecorder {
+ public:
+  void record(const Decision& decision);
+  // An on_decision callback that records into this recorder.
+  std::function<void(const Decision&)> observer();
+
+  // The metrics of one watched file: its status joined with the recorded histogram.
+  WatchMetrics collect(const Status& status) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, DurationHistogram, std::less<>> durations_;
+};
+
+inline constexpr std::string_view kDefaultMetricsPrefix = "hotreload_";
+
+// The Prometheus text exposition of a snapshot. Label values are escaped (\\, \", \n).
+std::string render_prometheus(const MetricsSnapshot& snapshot,
+                              std::string_view prefix = kDefaultMetricsPrefix);
+
+// Escapes a label value for the text format: backslash, double quote and line feed.
+std::string escape_label_value(std::string_view value);
+
+// True if name is a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*, or empty).
+bool is_valid_metric_prefix(std::string_view prefix);
+
+}  // namespace hotreload

@@ -1,0 +1,43 @@
+// Running an operator's shell command with a bound on its time: the --validate-cmd that
+// reads a new config on stdin, the --exec action that runs after an accepted change.
+//
+// The command runs under /bin/sh -c in its own process group (a timeout kills the whole
+// group), with the signals the CLI blocks unblocked again, its stdout sent to our stderr
+// (stdout is the JSON log's), and the start of its stderr kept as the failure's reason.
+// The caller must ignore SIGPIPE (a command may exit without reading its stdin).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hotreload::cli {
+
+struct CommandSpec {
+  std::string command;        // a /bin/sh command line
+  std::string stdin_content;  // written to the command's stdin, then closed
+  std::vector<std::pair<std::string, std::string>> environment;  // added to ours
+  std::chrono::milliseconds timeout{10'000};
+  bool capture_stderr = true;  // false: the command's stderr goes to ours
+};
+
+struct CommandResult {
+  enum class Outcome { exited, killed_by_signal, timed_out, spawn_failed };
+  Outcome outcome = Outcome::spawn_failed;
+  int exit_status = -1;        // when exited
+  int signal = 0;              // when killed_by_signal
+  std::string stderr_head;     // the first few KiB of its stderr
+  std::string spawn_error;     // when spawn_failed
+  std::chrono::milliseconds took{0};
+
+  bool succeeded() const { return outcome == Outcome::exited && exit_status == 0; }
+  // "exited with status 1", "command not found (exit status 127)", "timed out after 2s"…
+  std::string describe(std::chrono::milliseconds timeout) const;
+  // The first non-empty line of stderr, trimmed; empty if there was none.
+  std::string first_stderr_line() const;
+};
+
+CommandResult run_shell_command(const CommandSpec& spec);
+
+}  // namespace hotreload::cli

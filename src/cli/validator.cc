@@ -1,0 +1,90 @@
+#include "validator.h"
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "subprocess.h"
+
+namespace hotreload::cli {
+
+namespace {
+
+// Receives a YAML stream's events and keeps none: only the parser's verdict matters.
+class DiscardingHandler final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+std::optional<std::string> check_syntax(ContentFormat format, std::string_view content) {
+  switch (format) {
+    case ContentFormat::any: return std::nullopt;
+    case ContentFormat::json: {
+      auto parsed = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
+      if (!parsed.is_discarded()) return std::nullopt;
+      // Parse again with exceptions for the message: it names the line and column.
+      try {
+        [[maybe_unused]] auto discarded = nlohmann::json::parse(content);
+      } catch (const nlohmann::json::exception& e) {
+        return std::string("invalid JSON: ") + e.what();
+      }
+      return std::string("invalid JSON");
+    }
+    case ContentFormat::yaml:
+      try {
+        // Not YAML::LoadAll: on some invalid input (a lone ",") yaml-cpp 0.7 returns empty
+        // documents forever without consuming a byte, and LoadAll never returns (found by
+        // fuzz/cli_validators_fuzz.cc). Every real document takes at least one byte.
+        std::istringstream in{std::string(content)};
+        YAML::Parser parser(in);
+        DiscardingHandler discard;
+        for (std::size_t documents = 0; parser.HandleNextDocument(discard);)
+          if (++documents > content.size())
+            return std::string("invalid YAML: the parser makes no progress (stray flow "
+                               "indicator such as ',' at the top level?)");
+        return std::nullopt;
+      } catch (const YAML::Exception& e) {
+        // e.what() is "yaml-cpp: error at line L, column C: msg" (1-based).
+        return std::string("invalid YAML: ") + e.what();
+      }
+  }
+  return std::nullopt;
+}
+
+Verdict Validator::validate(const std::string& path, std::string_view content) const {
+  if (auto error = check_syntax(config_.format, content)) return Verdict::reject(*error);
+  if (config_.validate_command.empty()) return Verdict::accept();
+  CommandResult run = run_shell_command({
+      .command = config_.validate_command,
+      .stdin_content = std::string(content),
+      .environment = {{"HOTRELOAD_PATH", path}},
+      .timeout = config_.validate_timeout,
+  });
+  if (run.succeeded()) return Verdict::accept();
+  // The validator's own words are the reason; when it could not run, or said nothing,
+  // the reason says what happened to it instead.
+  std::string said = run.first_stderr_line();
+  bool ran = run.outcome == CommandResult::Outcome::exited && run.exit_status != 127 &&
+             run.exit_status != 126;
+  if (ran && !said.empty()) return Verdict::reject(said);
+  if (ran) return Verdict::reject("validate command " + run.describe(config_.validate_timeout));
+  return Verdict::reject("validate command: " + run.describe(config_.validate_timeout) +
+                         (said.empty() ? "" : ": " + said));
+}
+
+}  // namespace hotreload::cli

@@ -1,0 +1,180 @@
+#include "watch_command.h"
+
+#include <signal.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "actions.h"
+#include "event_log.h"
+#include "exit_codes.h"
+#include "hotreload/file_watcher.h"
+#include "hotreload/hub.h"
+#include "hotreload/metrics.h"
+#include "metrics_server.h"
+#include "mountinfo.h"
+#include "path_walk.h"
+#include "validator.h"
+#include "watch_options.h"
+
+namespace hotreload::cli {
+
+namespace {
+
+// Hub-level messages (inotify unavailable, queue overflow) are not per-file decisions:
+// they go to stderr, so that stdout carries only the event log.
+std::shared_ptr<spdlog::logger> hub_logger() {
+  auto logger = std::make_shared<spdlog::logger>(
+      "hotreload-hub", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  return logger;
+}
+
+// Decisions reach the EventLog through on_decision; the library's own lines would repeat them.
+std::shared_ptr<spdlog::logger> discarding_logger() {
+  return std::make_shared<spdlog::logger>("hotreload-quiet",
+                                          std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+// Remembers each path's active hash, so an action knows what it replaces.
+class HashBook {
+ public:
+  // Returns the previous hash of path and records the new one.
+  std::string replace(const std::string& path, const std::string& hash) {
+    std::lock_guard lock(mu_);
+    return std::exchange(hashes_[path], hash);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> hashes_;
+};
+
+int usage_error(const std::string& message) {
+  std::cerr << "hotreload watch: " << message << "\nTry 'hotreload watch --help'.\n";
+  return kExitUsage;
+}
+
+// SIGTERM and SIGINT are taken by sigwait() in the main thread; blocking them before any
+// thread starts makes every thread inherit the block, so none is interrupted by them.
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+// Runs on the hub thread for every decision (on the caller's for the initial load): logs
+// it, records it for /metrics, and queues the actions of an accepted change. Never blocks.
+std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsRecorder& recorder,
+                                                      ActionRunner& actions, HashBook& hashes) {
+  return [&log, &recorder, &actions, &hashes](const Decision& d) {
+    log.decision(d);
+    recorder.record(d);
+    if (!d.hash) return;
+    if (d.kind == DecisionKind::loaded) hashes.replace(std::string(d.path), d.hash->hex());
+    if (d.kind == DecisionKind::reloaded) {
+      std::string hash = d.hash->hex();
+      std::string previous = hashes.replace(std::string(d.path), hash);
+      actions.enqueue({std::string(d.path), hash, previous});
+    }
+  };
+}
+
+// system_error appends ": <message>" to what(); the library's sentence says it already.
+std::string start_error_message(const StartError& e) {
+  std::string what = e.what(), suffix = ": " + e.code().message();
+  if (what.size() > suffix.size() && what.ends_with(suffix)) what.resize(what.size() - suffix.size());
+  return what;
+}
+
+}  // namespace
+
+int watch_command(const std::vector<std::string>& args) {
+  auto parsed = parse_watch_arguments(args);
+  if (auto* why = std::get_if<std::string>(&parsed)) return usage_error(*why);
+  WatchConfig config = std::get<WatchConfig>(std::move(parsed));
+  if (config.help) {
+    std::cout << watch_usage();
+    return kExitOk;
+  }
+
+  sigset_t stop = stop_signals();
+  ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a closed webhook socket or validator stdin is an error, not death
+
+  EventLog log(config.log_format);
+  for (const std::string& path : config.paths)
+    if (auto mount = find_single_file_mount(path)) log.warning(single_file_mount_warning(path, *mount));
+
+  // Declared in the order that makes destruction safe: the server (which reads the
+  // watchers) goes first, then the watchers (whose callbacks use everything above them).
+  std::atomic<bool> stopping{false};
+  MetricsRecorder recorder;
+  ActionRunner actions(config.actions, log);
+  auto hub = Hub::make_posix(hub_logger());
+  Validator validator(config.validator);
+  HashBook hashes;
+  auto quiet = discarding_logger();
+  std::vector<std::unique_ptr<FileWatcher>> watchers;
+  MetricsServer server(
+      [&] {
+        MetricsSnapshot snapshot;
+        for (const auto& w : watchers) snapshot.watches.push_back(recorder.collect(w->status()));
+        snapshot.extra = actions.metric_families();
+        return render_prometheus(snapshot, config.metrics_prefix);
+      },
+      [&] { return !stopping.load(); });
+  if (config.metrics_listen) {
+    if (auto why = server.bind(*config.metrics_listen)) {
+      std::cerr << "hotreload watch: " << *why << "\n";
+      return kExitListenFailed;
+    }
+  }
+
+  for (const std::string& given : config.paths) {
+    const std::string path = absolute_normal(given);
+    Options options = config.watch;
+    options.logger = quiet;
+    options.on_decision = decision_handler(log, recorder, actions, hashes);
+    try {
+      auto watcher = std::make_unique<FileWatcher>(
+          path, [&validator, path](std::string_view content) {
+            return validator.validate(path, content);
+          },
+          options, hub);
+      watcher->start();
+      watchers.push_back(std::move(watcher));
+    } catch (const StartError& e) {
+      std::cerr << start_error_message(e) << "\n";
+      return kExitLoadFailed;
+    } catch (const std::invalid_argument& e) {
+      return usage_error(e.what());
+    }
+  }
+  if (config.metrics_listen) {
+    server.start();
+    log.notice("serving /metrics and /healthz on " + config.metrics_listen->host + ":" +
+               std::to_string(server.port()));
+  }
+
+  int signo = 0;
+  ::sigwait(&stop, &signo);
+  stopping = true;
+  server.stop();
+  for (auto& w : watchers) w->stop();
+  actions.stop();
+  for (auto& w : watchers) log.stopped(w->status());
+  hub->stop_thread();
+  return kExitOk;
+}
+
+}  // namespace hotreload::cli

@@ -1,0 +1,33 @@
+// The command line of `hotreload watch`, parsed into what the runner needs, with a
+// sentence for every mistake and the --help text that teaches the flags.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actions.h"
+#include "duration.h"
+#include "event_log.h"
+#include "hotreload/options.h"
+#include "metrics_server.h"
+#include "validator.h"
+
+namespace hotreload::cli {
+
+struct WatchConfig {
+  std::vector<std::string> paths;
+  Options watch;  // mode, intervals, size limit (logger and on_decision are set later)
+  ValidatorConfig validator;
+  ActionConfig actions;
+  std::optional<ListenAddress> metrics_listen;
+  std::string metrics_prefix{kDefaultMetricsPrefix};
+  LogFormat log_format = LogFormat::text;
+  bool help = false;  // --help: print watch_usage() and exit 0
+};
+
+Parsed<WatchConfig> parse_watch_arguments(const std::vector<std::string>& args);
+
+std::string watch_usage();
+
+}  // namespace hotreload::cli

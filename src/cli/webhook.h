@@ -1,0 +1,45 @@
+// Webhook: the HTTP POST that tells a service to reload, retried with exponential
+// backoff the way configmap-reload does (its -webhook-retries), so that a service still
+// starting, or briefly overloaded, is reached anyway.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "duration.h"
+
+namespace hotreload::cli {
+
+struct WebhookUrl {
+  std::string origin;  // "http://host:port", what the HTTP client connects to
+  std::string target;  // "/-/reload?x=1", what it asks for
+};
+
+// http:// or https:// URLs with a host; anything else says what is wrong.
+Parsed<WebhookUrl> parse_webhook_url(std::string_view url);
+
+struct WebhookConfig {
+  std::string url;
+  WebhookUrl parsed;
+  unsigned retries = 3;                           // attempts after the first
+  std::chrono::milliseconds timeout{5'000};       // per attempt: connect, send, receive
+  std::chrono::milliseconds backoff_first{500};   // doubled after each failure…
+  std::chrono::milliseconds backoff_max{10'000};  // …up to this
+};
+
+struct WebhookOutcome {
+  bool ok = false;
+  unsigned attempts = 0;
+  std::string error;  // the last attempt's failure
+};
+
+// Waits for the given time, or returns false at once if the caller is stopping.
+using InterruptibleWait = std::function<bool(std::chrono::milliseconds)>;
+
+// POSTs body (JSON) to the URL; a 2xx answer is success, anything else is retried.
+WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body,
+                            const InterruptibleWait& wait);
+
+}  // namespace hotreload::cli

@@ -1,0 +1,191 @@
+#include "hotreload/metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace hotreload {
+
+const std::vector<double>& DurationHistogram::default_bounds_seconds() {
+  static const std::vector<double> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                          0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  return bounds;
+}
+
+DurationHistogram::DurationHistogram(std::vector<double> upper_bounds_seconds)
+    : bounds_(std::move(upper_bounds_seconds)), cumulative_(bounds_.size(), 0) {
+  if (!std::is_sorted(bounds_.begin(), bounds_.end()))
+    throw std::invalid_argument("histogram bounds must be sorted ascending");
+}
+
+void DurationHistogram::observe(std::chrono::nanoseconds duration) {
+  double seconds = std::chrono::duration<double>(duration).count();
+  for (std::size_t i = 0; i < bounds_.size(); ++i)
+    if (seconds <= bounds_[i]) ++cumulative_[i];
+  ++count_;
+  sum_seconds_ += seconds;
+}
+
+void MetricsRecorder::record(const Decision& decision) {
+  if (decision.kind != DecisionKind::reloaded) return;
+  std::lock_guard lock(mu_);
+  auto it = durations_.find(decision.path);
+  if (it == durations_.end()) it = durations_.emplace(std::string(decision.path), DurationHistogram{}).first;
+  it->second.observe(decision.latency);
+}
+
+std::function<void(const Decision&)> MetricsRecorder::observer() {
+  return [this](const Decision& d) { record(d); };
+}
+
+WatchMetrics MetricsRecorder::collect(const Status& status) const {
+  WatchMetrics m;
+  m.path = status.path;
+  // The initial load is a success too: it is what last_success_timestamp first reports.
+  m.success_total = status.reloads + (status.hash ? 1 : 0);
+  m.error_total = status.errors;
+  if (status.last_reload)
+    m.last_success_timestamp_seconds =
+        std::chrono::duration<double>(status.last_reload->time_since_epoch()).count();
+  if (status.hash) m.hash_hex = status.hash->hex();
+  m.mode = status.mode;
+  std::lock_guard lock(mu_);
+  auto it = durations_.find(status.path);
+  if (it != durations_.end()) m.reload_duration = it->second;
+  return m;
+}
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool is_valid_metric_prefix(std::string_view prefix) {
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    char c = prefix[i];
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    bool digit = c >= '0' && c <= '9';
+    if (!letter && !(digit && i > 0)) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Prometheus floats: shortest round-trip form, with +Inf/-Inf/NaN spelled its way.
+std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return fmt::format("{}", v);
+}
+
+std::string labels(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  if (pairs.empty()) return {};
+  std::string out = "{";
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    if (i) out += ',';
+    out += pairs[i].first;
+    out += "=\"";
+    out += escape_label_value(pairs[i].second);
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+// HELP text escapes only backslash and line feed.
+std::string help_text(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  explicit Writer(std::string_view prefix) : prefix_(prefix) {}
+
+  void family(std::string_view name, std::string_view help, std::string_view type) {
+    out_ += fmt::format("# HELP {}{} {}\n# TYPE {}{} {}\n", prefix_, name, help_text(help),
+                        prefix_, name, type);
+  }
+  void sample(std::string_view name, const std::vector<std::pair<std::string, std::string>>& l,
+              double value) {
+    out_ += fmt::format("{}{}{} {}\n", prefix_, name, labels(l), number(value));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string_view prefix_;
+  std::string out_;
+};
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+}  // namespace
+
+std::string render_prometheus(const MetricsSnapshot& snapshot, std::string_view prefix) {
+  if (!is_valid_metric_prefix(prefix))
+    throw std::invalid_argument("invalid metric prefix \"" + std::string(prefix) +
+                                "\": use letters, digits, '_' and ':', not starting with a digit");
+  Writer w(prefix);
+  const auto& watches = snapshot.watches;
+  auto by_path = [](const WatchMetrics& m) { return Labels{{"path", m.path}}; };
+
+  w.family("success_total", "Contents accepted (the initial load and every reload).", "counter");
+  for (const auto& m : watches) w.sample("success_total", by_path(m), double(m.success_total));
+
+  w.family("error_total", "Failures: rejected contents, read errors, missing files.", "counter");
+  for (const auto& m : watches) w.sample("error_total", by_path(m), double(m.error_total));
+
+  w.family("last_success_timestamp_seconds",
+           "Unix time at which the active content was accepted.", "gauge");
+  for (const auto& m : watches)
+    if (m.last_success_timestamp_seconds)
+      w.sample("last_success_timestamp_seconds", by_path(m), *m.last_success_timestamp_seconds);
+
+  w.family("content_hash_info", "SHA-256 of the active content (always 1).", "gauge");
+  for (const auto& m : watches)
+    if (m.hash_hex) w.sample("content_hash_info", {{"path", m.path}, {"hash", *m.hash_hex}}, 1);
+
+  w.family("mode_info", "How changes are detected: events (inotify) or poll (always 1).",
+           "gauge");
+  for (const auto& m : watches)
+    w.sample("mode_info", {{"path", m.path}, {"mode", std::string(to_string(m.mode))}}, 1);
+
+  w.family("reload_duration_seconds",
+           "From the moment a change was noticed to the end of the callback.", "histogram");
+  for (const auto& m : watches) {
+    const DurationHistogram& h = m.reload_duration;
+    for (std::size_t i = 0; i < h.upper_bounds_seconds().size(); ++i)
+      w.sample("reload_duration_seconds_bucket",
+               {{"path", m.path}, {"le", number(h.upper_bounds_seconds()[i])}},
+               double(h.cumulative_counts()[i]));
+    w.sample("reload_duration_seconds_bucket", {{"path", m.path}, {"le", "+Inf"}},
+             double(h.count()));
+    w.sample("reload_duration_seconds_sum", by_path(m), h.sum_seconds());
+    w.sample("reload_duration_seconds_count", by_path(m), double(h.count()));
+  }
+
+  for (const MetricFamily& f : snapshot.extra) {
+    w.family(f.name, f.help, f.type);
+    for (const MetricSample& s : f.samples) w.sample(f.name, s.labels, s.value);
+  }
+  return w.take();
+}
+
+}  // namespace hotreload
