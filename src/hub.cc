@@ -104,8 +104,12 @@ struct Hub::State {
     for (const Watch::HubSlot::Armed& a : w.slot.armed) {
       auto d = dirs.find(*a.dir);
       if (d == dirs.end()) continue;
-      std::erase(d->second.names, std::pair{a.name, w.slot.id});
-      if (d->second.names.empty()) {
+      // One entry per armed interest, even when a walk named the same one twice: the
+      // directory (whose key later entries point at) goes only with its last entry.
+      auto& names = d->second.names;
+      auto entry = std::find(names.begin(), names.end(), std::pair{a.name, w.slot.id});
+      if (entry != names.end()) names.erase(entry);
+      if (names.empty()) {
         disarm(d->second, d->first);
         dirs.erase(d);
       }

@@ -431,6 +431,28 @@ BOOST_AUTO_TEST_CASE(ten_thousand_watchers_share_one_inotify_instance) {
   BOOST_TEST(hub->kernel_watch_count() == 0u);
 }
 
+
+BOOST_AUTO_TEST_CASE(a_path_that_names_a_directory_twice_is_watched_and_released) {
+  // "../dir/../dir/b" makes the walk name (root, "dir") twice. Found by fuzz_sim_ops: the
+  // hub released both entries at the first and then read the freed directory key (ASan).
+  TempDir root;
+  std::string dir = root / "dir";
+  ::mkdir(dir.c_str(), 0755);
+  write_file(dir + "/b", "one");
+  ::symlink("../dir/../dir/b", (dir + "/a").c_str());
+  auto hub = Hub::make_posix();
+  {
+    Recorder rec;
+    FileWatcher w(dir + "/a", rec.callback(), fast_options(), hub);
+    w.start();
+    harness::PosixTree tree;
+    BOOST_REQUIRE(!apply_all(tree, harness::plan_editor_save(dir + "/b", "two")));
+    BOOST_REQUIRE(rec.wait_accepted("two"));
+  }
+  BOOST_TEST(hub->watch_count() == 0u);
+  BOOST_TEST(hub->kernel_watch_count() == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(lifecycle)
