@@ -14,14 +14,7 @@ target_link_libraries(hotreload_harness_tests PRIVATE hotreload_harness rapidche
                       rapidcheck_boost_test Boost::unit_test_framework)
 target_compile_definitions(hotreload_harness_tests PRIVATE BOOST_TEST_DYN_LINK)
 
-foreach(source ${HOTRELOAD_HARNESS_TEST_SOURCES})
-  file(STRINGS ${source} suites REGEX "^BOOST_AUTO_TEST_SUITE\\(")
-  foreach(line ${suites})
-    string(REGEX REPLACE "^BOOST_AUTO_TEST_SUITE\\(([A-Za-z0-9_]+).*" "\\1" suite "${line}")
-    add_test(NAME ${suite} COMMAND hotreload_harness_tests --run_test=${suite} --log_level=message)
-    set_tests_properties(${suite} PROPERTIES TIMEOUT 300)
-  endforeach()
-endforeach()
+hotreload_add_suites(hotreload_harness_tests ${HOTRELOAD_HARNESS_TEST_SOURCES})
 # RapidCheck: 500 cases per row property, fixed seed in CI so a red run replays.
 foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read rejected
         partial_write too_large no_events lost_events inotify_limits initial_load)
