@@ -42,7 +42,10 @@ std::string error_name(std::error_code ec) {
     // strerrorname_np (glibc 2.32+) gives "ENOENT"; fall back to the number.
     if (const char* name = strerrorname_np(ec.value())) return name;
   }
-  return "E" + std::to_string(ec.value());
+  // Appended, not "E" + …: GCC 12 at -O3 warns a false -Wrestrict on the operator+ form.
+  std::string name = "E";
+  name += std::to_string(ec.value());
+  return name;
 }
 
 }  // namespace hotreload
