@@ -370,6 +370,9 @@ std::optional<Violation> SimWorld::check_safety() {
 std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
   auto poll = std::chrono::nanoseconds(config_.poll_interval);
   auto safety = std::chrono::nanoseconds(config_.safety_interval);
+  // On a silent volume `auto` must have chosen polling: hold it to that bound, whatever
+  // the watch says, or a watch left in events mode would pass on its safety poll.
+  if (config_.silent_volume && config_.mode == Mode::automatic) mode = ActiveMode::poll;
   if (mode == ActiveMode::poll) {
     // Same size, same mtime tick: only the every-Nth-poll rehash can tell.
     bool blind = config_.granularity > 1ns || stale_attributes_seen_;

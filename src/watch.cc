@@ -139,8 +139,10 @@ std::error_code Watch::load(Filesystem& fs, Clock& clock, std::string& message) 
 void Watch::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
   wants_retry_ = false;
   unannounced_change_ = false;
-  const Signature* known =
-      trigger == Trigger::rehash || !signature_ ? nullptr : &*signature_;
+  // The safety poll reads too: when events were lost, a same-size rewrite within one
+  // timestamp tick leaves the signature as it was, and only the content can tell.
+  bool reads_anyway = trigger == Trigger::rehash || trigger == Trigger::safety_poll;
+  const Signature* known = reads_anyway || !signature_ ? nullptr : &*signature_;
   bool had_signature = signature_.has_value();
   Look seen = look(fs, known);
 #if HOTRELOAD_MUTANT == 4  // test-only mutant: a failed walk keeps the old interests
@@ -160,11 +162,12 @@ void Watch::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noti
   }
   unstable_rounds_ = 0;
   if (seen.unchanged) return;
-  // The safety poll compared against the signature, so a read here means a change that
-  // no event announced.
-  if (trigger == Trigger::safety_poll && had_signature && mode_ == ActiveMode::events)
+  Signature now{std::move(seen.walk.signature.links), seen.content->stat};
+  // A signature that moved with no event to say so: this volume's events cannot be trusted.
+  if (trigger == Trigger::safety_poll && had_signature && mode_ == ActiveMode::events &&
+      !(*signature_ == now))
     unannounced_change_ = true;
-  signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
+  signature_ = std::move(now);
   offer(seen.content->bytes, clock, noticed_at);
 }
 
