@@ -181,6 +181,27 @@ struct Hub::State {
     return std::min<std::chrono::nanoseconds>(w.options().poll_interval, 20ms);
   }
 
+  // After an overflow, asks the kernel again for every directory's descriptor: the same
+  // one for a directory still watched, a new one for a directory removed and recreated
+  // (whose IN_IGNORED was lost), an error for one that is gone (its watches re-arm).
+  void rearm_all() {
+    for (auto& [path, d] : dirs) {
+      if (d.wd < 0) continue;
+      auto wd = seams.events->add_watch(path);
+      if (wd && *wd == d.wd) continue;
+      auto old = wd_dirs.find(d.wd);
+      if (old != wd_dirs.end()) {
+        std::erase(old->second, &path);
+        if (old->second.empty()) wd_dirs.erase(old);
+      }
+      d.wd = wd ? *wd : -1;
+      if (wd) {
+        auto& paths = wd_dirs[*wd];
+        if (std::find(paths.begin(), paths.end(), &path) == paths.end()) paths.push_back(&path);
+      }
+    }
+  }
+
   bool is_regular_file_creation(const Event& ev, const std::string& dir) {
     if (!(ev.mask & IN_CREATE) || (ev.mask & IN_ISDIR)) return false;
     auto st = seams.filesystem->lstat(join_path(dir, ev.name));
@@ -192,7 +213,9 @@ struct Hub::State {
       if (ev.mask & IN_Q_OVERFLOW) {
         logger->warn("event=overflow detail=\"inotify queue overflowed; checking every watch\"");
 #if HOTRELOAD_MUTANT != 10  // test-only mutant 10 (harness/CMakeLists.txt): overflow ignored
-        // The lost events may include an IN_CLOSE_WRITE: read, as below.
+        // The lost events may include an IN_CLOSE_WRITE: read, as below. They may also
+        // include an IN_IGNORED, leaving a directory marked armed on a dead descriptor.
+        rearm_all();
         for (auto& [id, w] : watches) mark(id, Trigger::rehash);
 #endif
         continue;
