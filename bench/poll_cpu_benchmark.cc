@@ -40,6 +40,10 @@ class CountingFilesystem final : public Filesystem {
     ++calls;
     return real_.open(p);
   }
+  Result<std::vector<std::string>> read_directory(const std::string& p) override {
+    ++calls;
+    return real_.read_directory(p);
+  }
   Result<uint64_t> filesystem_type(const std::string& p) override {
     return real_.filesystem_type(p);
   }

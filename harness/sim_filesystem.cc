@@ -41,6 +41,7 @@ std::string to_string(FsCall call) {
     case FsCall::open: return "open";
     case FsCall::fstat: return "fstat";
     case FsCall::read: return "read";
+    case FsCall::list: return "list";
     case FsCall::any: return "any";
   }
   return "?";
@@ -142,7 +143,7 @@ Result<SimFilesystem::Found> SimFilesystem::resolve(const std::string& path, boo
 FileStat SimFilesystem::fresh_stat(uint64_t ino) const {
   const Node& n = nodes_.at(ino);
   FileStat st;
-  st.dev = kDevice;
+  st.dev = n.dev;
   st.ino = ino;
   st.type = n.type;
   st.size = n.type == FileType::directory ? 4096 : n.data.size();
@@ -224,6 +225,20 @@ Result<std::unique_ptr<OpenFile>> SimFilesystem::open(const std::string& path) {
   return std::unique_ptr<OpenFile>(new SimOpenFile(*this, found->ino, path));
 }
 
+Result<std::vector<std::string>> SimFilesystem::read_directory(const std::string& path) {
+  if (std::error_code ec = fault(FsCall::list, path)) return ec;
+  auto found = resolve(path, true, true);
+  if (!found) return found.error();
+  if (found->ino == 0) return err(ENOENT);
+  const Node& n = nodes_.at(found->ino);
+  if (n.type != FileType::directory) return err(ENOTDIR);
+  if (!may(n, kPermRead, true)) return err(EACCES);
+  std::vector<std::string> names;
+  names.reserve(n.children.size());
+  for (const auto& [name, ino] : n.children) names.push_back(name);  // a std::map: sorted
+  return names;
+}
+
 Result<uint64_t> SimFilesystem::filesystem_type(const std::string& path) {
   auto found = resolve(path, true, true);
   if (!found) return found.error();
@@ -231,7 +246,7 @@ Result<uint64_t> SimFilesystem::filesystem_type(const std::string& path) {
   return magic_;
 }
 
-Result<std::size_t> SimFilesystem::read_at(uint64_t ino, const std::string&, uint64_t& offset,
+Result<std::size_t> SimFilesystem::read_at(uint64_t ino, const std::string& path, uint64_t& offset,
                                            std::span<char> buffer) {
   const Node& n = nodes_.at(ino);
   if (n.type == FileType::directory) return err(EISDIR);
@@ -243,7 +258,7 @@ Result<std::size_t> SimFilesystem::read_at(uint64_t ino, const std::string&, uin
   }
   std::copy_n(n.data.data() + offset, count, buffer.data());
   offset += count;
-  if (count > 0 && mid_read_) {
+  if (count > 0 && mid_read_ && path.ends_with(mid_read_suffix_)) {
     auto change = std::move(mid_read_);
     mid_read_ = nullptr;
     ++counts_.mid_read_changes;
@@ -280,6 +295,7 @@ uint64_t SimFilesystem::create(uint64_t parent, const std::string& name, FileTyp
   n.mode = mode & 07777;
   n.data = std::move(data);
   n.parent = parent;
+  n.dev = nodes_.at(parent).dev;
   n.mtime_ns = n.ctime_ns = stamp();
   nodes_.emplace(ino, std::move(n));
   Node& dir = nodes_.at(parent);
@@ -324,7 +340,8 @@ std::error_code SimFilesystem::do_apply(const TreeOp& op) {
       auto found = resolve(op.path, false, false);
       if (!found) return found.error();
       if (found->ino != 0) return err(EEXIST);
-      create(found->parent, found->name, FileType::directory, op.mode, {});
+      uint64_t ino = create(found->parent, found->name, FileType::directory, op.mode, {});
+      if (op.path == mount_point_) nodes_.at(ino).dev = kDevice + 1;
       return {};
     }
     case K::write_file: return do_write(op, false);

@@ -24,7 +24,7 @@
 namespace hotreload::harness {
 
 // Which Filesystem call a fault applies to.
-enum class FsCall : uint8_t { lstat, readlink, open, fstat, read, any };
+enum class FsCall : uint8_t { lstat, readlink, open, fstat, read, list, any };
 std::string to_string(FsCall call);
 
 // One change as inotify sees it: an event for watches on inode ino. For an event about a
@@ -69,6 +69,7 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   Result<FileStat> lstat(const std::string& path) override;
   Result<std::string> readlink(const std::string& path) override;
   Result<std::unique_ptr<OpenFile>> open(const std::string& path) override;
+  Result<std::vector<std::string>> read_directory(const std::string& path) override;
   Result<uint64_t> filesystem_type(const std::string& path) override;
 
   // --- MutableTree: the writers' view (root, no faults) ---
@@ -81,6 +82,9 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   void set_timestamp_granularity(std::chrono::nanoseconds g) { granularity_ = g; }
   void set_filesystem_type(uint64_t magic) { magic_ = magic; }
   void set_reader_uid(uint32_t uid) { reader_uid_ = uid; }
+  // The directory made at path (now or later) is the root of a filesystem of its own, as a
+  // Kubernetes volume's mount point is: it and everything below it report another device.
+  void set_mount_point(std::string path) { mount_point_ = std::move(path); }
 
   // --- faults (all cleared by clear_faults) ---
   // The next `times` calls of `call` (-1: until cleared) on a path starting with
@@ -89,9 +93,13 @@ class SimFilesystem final : public Filesystem, public MutableTree {
                     int times = -1);
   // read() returns at most this many bytes per call (0: no limit).
   void set_short_reads(std::size_t bytes_max) { short_read_max_ = bytes_max; }
-  // Runs once, right after the next read() of an open file has returned its first bytes:
-  // a writer that replaces the content or swaps a symlink while the watcher reads.
-  void on_next_read(std::function<void()> change) { mid_read_ = std::move(change); }
+  // Runs once, right after the next read() of an open file (whose path ends with
+  // path_suffix, if given) has returned its first bytes: a writer that replaces the
+  // content or swaps a symlink while the watcher reads.
+  void on_next_read(std::function<void()> change, std::string path_suffix = {}) {
+    mid_read_ = std::move(change);
+    mid_read_suffix_ = std::move(path_suffix);
+  }
   // lstat/fstat answer from a per-inode attribute cache filled at most ttl ago, as NFS
   // attribute caching does (0: always fresh).
   void set_attribute_cache(std::chrono::nanoseconds ttl);
@@ -117,6 +125,7 @@ class SimFilesystem final : public Filesystem, public MutableTree {
 
  private:
   struct Node {
+    uint64_t dev = kDevice;
     FileType type = FileType::regular;
     unsigned mode = 0644;
     uint32_t uid = 0;
@@ -172,11 +181,13 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   std::chrono::nanoseconds granularity_{1};
   uint64_t magic_ = kTmpfsMagic;
   uint32_t reader_uid_ = kReaderUid;
+  std::string mount_point_;
   std::map<std::string, uint64_t> open_writers_;  // open_trunc .. close
 
   std::vector<ErrorFault> errors_;
   std::size_t short_read_max_ = 0;
   std::function<void()> mid_read_;
+  std::string mid_read_suffix_;
   std::chrono::nanoseconds attr_ttl_{0};
   std::map<uint64_t, CachedStat> attr_cache_;
   FsFaultCounts counts_;
