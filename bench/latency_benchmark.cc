@@ -308,7 +308,9 @@ int main(int argc, char** argv) {
     for (long n : poll ? poll_files : watchers) runs.emplace_back(n, safety_ms);
     if (mode == hotreload::Mode::events && busy_safety_ms > 0 && !watchers.empty())
       runs.emplace_back(*std::max_element(watchers.begin(), watchers.end()), busy_safety_ms);
-    for (auto [n, safety] : runs) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    for (const auto& run : runs) {
+      const long n = run.first, safety = run.second;
       std::string name = "latency/" + m + (poll ? "/files:" : "/watchers:") + std::to_string(n);
       if (poll) name += "/interval_ms:" + std::to_string(interval_ms);
       if (safety != safety_ms) name += "/safety_ms:" + std::to_string(safety);
