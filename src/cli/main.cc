@@ -6,6 +6,7 @@
 #include "command_line.h"
 #include "exit_codes.h"
 #include "probe_command.h"
+#include "version.h"
 #include "watch_command.h"
 #include "watch_options.h"
 #ifdef HOTRELOAD_HAS_HARNESS_COMMAND
@@ -24,12 +25,10 @@ constexpr const char* kFooter =
 Exit codes: 0 ok or clean stop (SIGTERM/SIGINT), 1 internal error, 2 bad command line,
 3 a file could not be loaded or probed, 4 --metrics-listen could not bind.)";
 
-constexpr const char* kVersion = "hotreload 0.1.0";
-
 int run(int argc, char** argv) {
   using namespace hotreload::cli;
   CommandLine cl("hotreload", kDescription, kFooter);
-  cl.app().set_version_flag("--version", kVersion, "print the version and exit");
+  cl.app().set_version_flag("--version", kVersionText, "print the version and exit");
   cl.app().require_subcommand(1);
 
   WatchConfig watch;
@@ -55,7 +54,7 @@ int run(int argc, char** argv) {
   if (command == "harness") return harness_command(harness);
 #endif
   if (command == "version") {
-    std::cout << kVersion << "\n";
+    std::cout << kVersionText << "\n";
     return kExitOk;
   }
   // help [COMMAND]
