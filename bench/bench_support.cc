@@ -20,6 +20,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "command_line.h"
 #include "posix_tree.h"
 #include "writers.h"
 
@@ -32,21 +33,6 @@ Config g_config;
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : fallback;
-}
-
-[[noreturn]] void usage_exit(const char* argv0, const std::string& usage, int code) {
-  std::fprintf(code ? stderr : stdout,
-               "usage: %s [Google Benchmark flags] [--dir=PATH] [--write-dir=PATH]\n"
-               "          [--samples=DIR] [--smoke] %s\n"
-               "  --dir        where watched files live (default $HOTRELOAD_BENCH_DIR or /tmp)\n"
-               "  --write-dir  where the writer changes them, if another view of --dir\n"
-               "               (a FUSE mount's backing directory; default: --dir)\n"
-               "  --samples    write raw latency samples (us, one per line) to DIR/<name>.txt\n"
-               "  --smoke      tiny sizes: every benchmark once, in seconds (CI)\n"
-               "  and Google Benchmark's --benchmark_* flags (--benchmark_filter=REGEX,\n"
-               "  --benchmark_out=FILE --benchmark_out_format=json, --benchmark_min_time=S)\n",
-               argv0, usage.c_str());
-  std::exit(code);
 }
 
 }  // namespace
@@ -75,36 +61,58 @@ std::string Config::text(const std::string& name, const std::string& fallback) c
   return it == extra.end() || it->second.empty() ? fallback : it->second;
 }
 
-Config parse_args(int* argc, char** argv, const std::string& usage,
-                  const std::vector<std::string>& own_flags) {
-  // Google Benchmark answers --help with its own flags only: ours come first.
-  for (int i = 1; i < *argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") usage_exit(argv[0], usage, 0);
-  }
-  benchmark::Initialize(argc, argv);
+Config parse_args(int* argc, char** argv, const std::string& description,
+                  const std::vector<OwnFlag>& own_flags) {
+  using cli::CommandLine;
   Config c;
   c.dir = env_or("HOTRELOAD_BENCH_DIR", "/tmp");
   c.write_dir = env_or("HOTRELOAD_BENCH_WRITE_DIR", "");
   c.samples_dir = env_or("HOTRELOAD_BENCH_SAMPLES", "");
+  CommandLine cl(std::filesystem::path(argv[0]).filename().string(), description,
+                 "Google Benchmark's own flags work too: --benchmark_filter=REGEX, "
+                 "--benchmark_out=FILE\n--benchmark_out_format=json, --benchmark_min_time=S.");
+  CLI::App& app = cl.app();
+  app.add_option("--dir", c.dir, "where watched files live (default: $HOTRELOAD_BENCH_DIR or /tmp)")
+      ->type_name("DIR");
+  app.add_option("--write-dir", c.write_dir,
+                 "where the writer changes them, if another view of --dir (a FUSE mount's "
+                 "backing directory; default: --dir)")
+      ->type_name("DIR");
+  app.add_option("--samples", c.samples_dir,
+                 "write raw latency samples (µs, one per line) to DIR/<name>.txt")
+      ->type_name("DIR");
+  app.add_flag("--smoke", c.smoke, "tiny sizes: every benchmark once, in seconds (CI)");
+  for (const OwnFlag& f : own_flags) {
+    cli::ParseFn<std::string> check = cli::text_value;
+    std::string value_name = "TEXT";
+    if (f.kind != OwnFlag::Kind::text) {
+      value_name = f.kind == OwnFlag::Kind::number ? "N" : "N,N,…";
+      check = [list = f.kind == OwnFlag::Kind::numbers](std::string_view text) {
+        std::size_t start = 0;
+        do {
+          std::size_t comma = list ? text.find(',', start) : std::string_view::npos;
+          auto n = cli::whole_number(0, 1'000'000'000)(text.substr(start, comma - start));
+          if (auto* why = std::get_if<std::string>(&n)) return cli::text_error(*why);
+          start = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
+        } while (start <= text.size());
+        return cli::text_value(text);
+      };
+    }
+    cl.value<std::string>(
+        app, "--" + f.name, [&c, name = f.name](std::string v) { c.extra[name] = std::move(v); },
+        check, value_name, f.help);
+  }
+  // Google Benchmark answers --help with its own flags only: ours come first.
   for (int i = 1; i < *argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") usage_exit(argv[0], usage, 0);
-    if (arg.rfind("--", 0) != 0) usage_exit(argv[0], usage, 2);
-    auto eq = arg.find('=');
-    std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
-    if (name == "dir") c.dir = value;
-    else if (name == "write-dir") c.write_dir = value;
-    else if (name == "samples") c.samples_dir = value;
-    else if (name == "smoke") c.smoke = true;
-    else if (std::find(own_flags.begin(), own_flags.end(), name) != own_flags.end())
-      c.extra[name] = value;
-    else {
-      std::fprintf(stderr, "unknown flag: %s\n", arg.c_str());
-      usage_exit(argv[0], usage, 2);
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << cl.help();
+      std::exit(0);
     }
   }
+  benchmark::Initialize(argc, argv);
+  auto parsed = cl.parse(*argc, argv);
+  if (parsed.outcome != CommandLine::Result::Outcome::run) std::exit(cl.finish(parsed));
   if (c.write_dir.empty()) c.write_dir = c.dir;
   if (!c.samples_dir.empty()) std::filesystem::create_directories(c.samples_dir);
   g_config = c;

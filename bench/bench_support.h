@@ -1,13 +1,13 @@
 // What every hotreload benchmark shares: where to put its files, percentile counters, raw
 // samples for the plot, memory gauges, and a pool of kubelet-style volumes to watch.
 //
-// Each benchmark binary accepts, after Google Benchmark's own flags:
-//   --dir=PATH          where the watched files are (default: $HOTRELOAD_BENCH_DIR or /tmp)
-//   --write-dir=PATH    where the writer makes its changes, when that is another view of
+// Each benchmark binary accepts, besides Google Benchmark's own --benchmark_* flags:
+//   --dir PATH          where the watched files are (default: $HOTRELOAD_BENCH_DIR or /tmp)
+//   --write-dir PATH    where the writer makes its changes, when that is another view of
 //                       the same tree (a FUSE mount's backing directory); default: --dir
-//   --samples=DIR       also write each latency sample (µs, one per line) to DIR/<name>.txt
+//   --samples DIR       also write each latency sample (µs, one per line) to DIR/<name>.txt
 //   --smoke             tiny sizes, so that CI can run every benchmark in seconds
-// and its own flags, listed by --help.
+// and its own flags, listed by --help (CLI11, through the tool's src/cli/command_line.h).
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -32,7 +32,7 @@ struct Config {
   std::string write_dir;
   std::string samples_dir;
   bool smoke = false;
-  // Flags a binary defines for itself: name -> value ("" for a bare --name).
+  // Flags a binary defines for itself: name -> value, checked by the parser.
   std::map<std::string, std::string> extra;
 
   long number(const std::string& name, long fallback) const;
@@ -40,10 +40,18 @@ struct Config {
   std::string text(const std::string& name, const std::string& fallback) const;
 };
 
-// Initialises Google Benchmark, then parses the flags above; unknown flags and --help
-// print usage (with the binary's own flags, described in usage) and exit.
-Config parse_args(int* argc, char** argv, const std::string& usage,
-                  const std::vector<std::string>& own_flags);
+// A flag of one benchmark binary: --name VALUE.
+struct OwnFlag {
+  enum class Kind { number, numbers, text };  // 12; 1,100,10000; a word
+  std::string name;                          // without the dashes
+  Kind kind = Kind::number;
+  std::string help;                          // says the default
+};
+
+// Parses the flags above and the binary's own (--help lists them, then exits 0; a bad
+// flag exits 2 with the reason), then initialises Google Benchmark with the rest.
+Config parse_args(int* argc, char** argv, const std::string& description,
+                  const std::vector<OwnFlag>& own_flags);
 const Config& config();
 
 // A directory made under config().write_dir, seen by the watcher under config().dir.

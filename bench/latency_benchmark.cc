@@ -264,17 +264,24 @@ Mode parse_mode(const std::string& m) {
 
 int main(int argc, char** argv) {
   using namespace hotreload::bench;
+  using Kind = OwnFlag::Kind;
   Config c = parse_args(
       &argc, argv,
-      "[--modes=inotify,events,poll,auto] [--watchers=1,100,10000] [--updates=1000]\n"
-      "          [--poll-files=1,1000] [--poll-interval-ms=100] [--poll-updates=100]\n"
-      "          [--content-bytes=1024] [--gap-ms=5] [--safety-ms=10000] [--busy-safety-ms=1000]\n"
-      "  events/auto: --watchers in one hub, one changing, --updates of it, a random pause\n"
-      "  below --gap-ms between updates; the largest watcher count runs again with the\n"
-      "  safety poll every --busy-safety-ms (0: not), so updates meet polls in progress.\n"
-      "  poll: --poll-files polled every --poll-interval-ms, one changing.",
-      {"modes", "watchers", "updates", "poll-files", "poll-interval-ms", "poll-updates",
-       "content-bytes", "gap-ms", "safety-ms", "busy-safety-ms"});
+      "Change noticed -> callback done, per mode. events/auto: --watchers in one hub, one "
+      "changing, --updates of it, a random pause below --gap-ms between updates; the largest "
+      "watcher count runs again with the safety poll every --busy-safety-ms (0: not), so "
+      "updates meet polls in progress. poll: --poll-files polled every --poll-interval-ms, "
+      "one changing. inotify: raw inotify, the floor.",
+      {{"modes", Kind::text, "inotify,events,poll,auto: which to run (default inotify,events,poll)"},
+       {"watchers", Kind::numbers, "watcher counts (default 1,100,10000)"},
+       {"updates", Kind::number, "updates per run (default 1000)"},
+       {"poll-files", Kind::numbers, "files polled (default 1,1000)"},
+       {"poll-interval-ms", Kind::number, "poll interval (default 100)"},
+       {"poll-updates", Kind::number, "updates per poll run (default 100)"},
+       {"content-bytes", Kind::number, "size of each content (default 1024)"},
+       {"gap-ms", Kind::number, "longest random pause between updates (default 5)"},
+       {"safety-ms", Kind::number, "safety poll interval (default 10000)"},
+       {"busy-safety-ms", Kind::number, "the busy run's safety interval (default 1000)"}});
   std::vector<long> watchers = c.numbers("watchers", c.smoke ? std::vector<long>{1, 10}
                                                              : std::vector<long>{1, 100, 10000});
   std::vector<long> poll_files =
@@ -308,7 +315,9 @@ int main(int argc, char** argv) {
     for (long n : poll ? poll_files : watchers) runs.emplace_back(n, safety_ms);
     if (mode == hotreload::Mode::events && busy_safety_ms > 0 && !watchers.empty())
       runs.emplace_back(*std::max_element(watchers.begin(), watchers.end()), busy_safety_ms);
-    for (auto [n, safety] : runs) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    for (const auto& run : runs) {
+      const long n = run.first, safety = run.second;
       std::string name = "latency/" + m + (poll ? "/files:" : "/watchers:") + std::to_string(n);
       if (poll) name += "/interval_ms:" + std::to_string(interval_ms);
       if (safety != safety_ms) name += "/safety_ms:" + std::to_string(safety);

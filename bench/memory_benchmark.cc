@@ -152,8 +152,12 @@ void memory(benchmark::State& state, Mode mode, long n) {
 
 int main(int argc, char** argv) {
   using namespace hotreload::bench;
-  Config c = parse_args(&argc, argv, "[--modes=events,poll] [--watchers=1000,10000]",
-                        {"modes", "watchers"});
+  Config c = parse_args(
+      &argc, argv,
+      "Resident set and heap per watcher at N watchers (kubelet volumes), each measurement in "
+      "a fork()ed child.",
+      {{"modes", OwnFlag::Kind::text, "events,poll,auto: which to run (default events,poll)"},
+       {"watchers", OwnFlag::Kind::numbers, "watcher counts (default 1000,10000)"}});
   std::vector<long> counts =
       c.numbers("watchers", c.smoke ? std::vector<long>{100} : std::vector<long>{1000, 10000});
   std::string modes = c.text("modes", "events,poll");

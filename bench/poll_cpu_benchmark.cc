@@ -173,8 +173,13 @@ void poll_floor(benchmark::State& state, long files, bool kubelet) {
 
 int main(int argc, char** argv) {
   using namespace hotreload::bench;
-  Config c = parse_args(&argc, argv, "[--files=1000,10000] [--polls=20] [--rehash-every=10]",
-                        {"files", "polls", "rehash-every"});
+  Config c = parse_args(
+      &argc, argv,
+      "CPU per file per poll, plain files and kubelet keys, against the floor of bare "
+      "lstat/readlink calls.",
+      {{"files", OwnFlag::Kind::numbers, "files polled (default 1000,10000)"},
+       {"polls", OwnFlag::Kind::number, "polls measured (default 20)"},
+       {"rehash-every", OwnFlag::Kind::number, "full read every Nth poll (default 10)"}});
   std::vector<long> files =
       c.numbers("files", c.smoke ? std::vector<long>{10} : std::vector<long>{1000, 10000});
   long polls = c.number("polls", c.smoke ? 2 : 20);

@@ -63,7 +63,9 @@ void read_path(benchmark::State& state, std::size_t bytes, Part part) {
 
 int main(int argc, char** argv) {
   using namespace hotreload::bench;
-  Config c = parse_args(&argc, argv, "[--max-bytes=16777216]", {"max-bytes"});
+  Config c = parse_args(
+      &argc, argv, "The read path: consistent read and SHA-256, from 1 KiB up to --max-bytes.",
+      {{"max-bytes", OwnFlag::Kind::number, "largest file (default 16777216)"}});
   const long max_bytes = c.number("max-bytes", c.smoke ? 64 << 10 : 16 << 20);
   const std::pair<const char*, Part> parts[] = {
       {"read+sha256", Part::both}, {"read", Part::read}, {"sha256", Part::sha256}};

@@ -5,12 +5,14 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "command_line.h"
 #include "hotreload/reloadable.h"
 
 namespace examples {
@@ -21,20 +23,19 @@ int run_example(int argc, char** argv, std::string_view what,
                 std::function<void(std::ostream&, const T&)> print) {
   std::string file;
   bool check = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "--check") check = true;
-    else if (file.empty() && !a.empty() && a[0] != '-') file = a;
-    else {
-      std::cerr << "usage: " << argv[0] << " [--check] FILE   (" << what << ")\n"
-                << "  --check  load FILE once and exit: 0 valid, 3 refused (with the reason)\n";
-      return 2;
-    }
-  }
-  if (file.empty()) {
-    std::cerr << "usage: " << argv[0] << " [--check] FILE   (" << what << ")\n";
-    return 2;
-  }
+  hotreload::cli::CommandLine command_line(
+      std::filesystem::path(argv[0]).filename().string(),
+      std::string(what) + ": prints FILE's config, then again after every accepted change, "
+                          "until SIGINT or SIGTERM; an invalid edit is refused and the last "
+                          "good config stays.",
+      "Exit codes: 0 valid (--check) or stopped, 2 bad command line, 3 FILE refused.");
+  command_line.app().add_flag("--check", check,
+                              "load FILE once and exit: 0 valid, 3 refused (with the reason); "
+                              "usable as `hotreload watch --validate-cmd`");
+  command_line.app().add_option("FILE", file, "the config file")->required();
+  auto parsed = command_line.parse(argc, argv);
+  if (parsed.outcome != hotreload::cli::CommandLine::Result::Outcome::run)
+    return command_line.finish(parsed);
   if (check) {
     // The file on disk, validated by the very parse a running service would use.
     try {

@@ -18,6 +18,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "command_line.h"
 #include "hotreload/file_watcher.h"
 #include "hotreload/hub.h"
 #include "posix_tree.h"
@@ -26,7 +27,19 @@
 using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
-  int updates = argc > 1 ? std::atoi(argv[1]) : 8;
+  int updates = 8;
+  hotreload::cli::CommandLine command_line(
+      "kubelet_demo",
+      "The main job through the library alone: a kubelet-style ConfigMap volume in a "
+      "temporary directory, a writer publishing updates the kubelet's way (one invalid, a "
+      "removed key), and a FileWatcher printing every decision.");
+  command_line.app()
+      .add_option("UPDATES", updates, "how many updates to publish")
+      ->check(CLI::Range(1, 1000))
+      ->default_str("8");
+  auto parsed = command_line.parse(argc, argv);
+  if (parsed.outcome != hotreload::cli::CommandLine::Result::Outcome::run)
+    return command_line.finish(parsed);
   std::cout << std::unitbuf;  // interleave with the log lines in order
   hotreload::Options options;
   options.logger = std::make_shared<spdlog::logger>(

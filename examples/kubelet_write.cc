@@ -12,7 +12,9 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "command_line.h"
 #include "posix_tree.h"
 #include "writers.h"
 
@@ -34,20 +36,34 @@ std::string unescape_newlines(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::cerr << "usage: kubelet_write DIR KEY=VALUE|KEY=@FILE...\n"
-                 "Publishes the payload into DIR the way the kubelet updates a ConfigMap volume.\n";
-    return 2;
-  }
-  std::string dir = argv[1];
+  std::string dir;
+  std::vector<std::string> items;
+  hotreload::cli::CommandLine command_line(
+      "kubelet_write",
+      "Publishes the payload into DIR the way the kubelet updates a ConfigMap volume: a new "
+      "..<timestamp> directory, the ..data symlink swapped by rename, KEY -> ..data/KEY links. "
+      "Keys left out of a later payload are removed, as the kubelet removes them.");
+  command_line.app().add_option("DIR", dir, "the volume")->required();
+  command_line.app()
+      .add_option("KEY=VALUE", items,
+                  "a key and its value (\"\\n\" is a newline), or KEY=@FILE: the value read "
+                  "from FILE")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& item) -> std::string {
+            auto eq = item.find('=');
+            if (eq == std::string::npos || eq == 0 || item.find('/') < eq)
+              return "\"" + item + "\" is not KEY=VALUE (a key has no '/')";
+            return {};
+          },
+          ""));
+  auto parsed = command_line.parse(argc, argv);
+  if (parsed.outcome != hotreload::cli::CommandLine::Result::Outcome::run)
+    return command_line.finish(parsed);
+
   std::map<std::string, std::string> payload;
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
+  for (const std::string& arg : items) {
     auto eq = arg.find('=');
-    if (eq == std::string::npos || eq == 0 || arg.find('/') < eq) {
-      std::cerr << "kubelet_write: \"" << arg << "\" is not KEY=VALUE (a key has no '/')\n";
-      return 2;
-    }
     std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
     if (!value.empty() && value[0] == '@') {
       std::ifstream in(value.substr(1), std::ios::binary);

@@ -25,98 +25,61 @@ namespace {
 
 using namespace hotreload::harness;
 
-constexpr std::string_view kHelp = R"(Usage: hotreload harness [options]
-
-Runs the deterministic fault-injection campaign: the real watcher code over a simulated
-filesystem, event source and clock, with faults from every row of the degradation table,
-in virtual time. Every run replays exactly from its seed.
-
-Options:
-  --seed N               campaign seed (default: random, printed first)
-  --ops N                stop after N simulated ops (default 100000)
-  --runs N               stop after N runs (default: no limit)
-  --time-budget DURATION stop after this much wall time (default 5m), e.g. 90s, 2m
-  --row NAME             only this degradation row (see the table for names)
-  --real DIR             then run the same writers on a real directory under DIR
-                         (inotify; bindfs over FUSE when root; unreadable files as nobody)
-  --replay SEED          run one seed again, printing its full trace
-  --help                 this text
-
-Exit: 0 every row held; 1 a row was violated; 2 bad command line.
-)";
-
-struct Flags {
-  uint64_t seed = 0;
-  bool seed_given = false;
-  uint64_t ops = 100000;
-  uint64_t runs = 0;
-  std::chrono::milliseconds time_budget{std::chrono::minutes(5)};
-  std::optional<Row> row;
-  std::string real_dir;
-  std::optional<uint64_t> replay;
-  std::string real_only;  // internal: the setpriv child runs one real scenario
-  bool help = false;
-};
-
-std::optional<uint64_t> parse_count(std::string_view text) {
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
+// "--ops wants a non-negative integer, not \"banana\"".
+ParseFn<uint64_t> count_for(const std::string& flag) {
+  return [flag](std::string_view text) -> Parsed<uint64_t> {
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+      return flag + " wants a non-negative integer, not \"" + std::string(text) + "\"";
+    return value;
+  };
 }
 
-// Returns the error sentence, or empty when the flags parse.
-std::string parse_flags(int argc, char** argv, Flags& f) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      f.help = true;
-      continue;
-    }
-    const bool takes_value = flag == "--seed" || flag == "--ops" || flag == "--runs" ||
-                             flag == "--time-budget" || flag == "--row" || flag == "--real" ||
-                             flag == "--replay" || flag == "--real-only";
-    if (!takes_value) return "unknown option \"" + std::string(flag) + "\"";
-    if (i + 1 >= argc) return std::string(flag) + " needs a value";
-    std::string_view value = argv[++i];
-    auto count = [&](uint64_t& out) -> std::string {
-      auto n = parse_count(value);
-      if (!n) return std::string(flag) + " wants a non-negative integer, not \"" +
-                     std::string(value) + "\"";
-      out = *n;
-      return {};
-    };
-    std::string error;
-    if (flag == "--seed") {
-      error = count(f.seed);
-      f.seed_given = true;
-    } else if (flag == "--ops") {
-      error = count(f.ops);
-    } else if (flag == "--runs") {
-      error = count(f.runs);
-    } else if (flag == "--replay") {
-      uint64_t s = 0;
-      error = count(s);
-      f.replay = s;
-    } else if (flag == "--time-budget") {
-      auto d = parse_duration(value);
-      if (auto* why = std::get_if<std::string>(&d)) error = "--time-budget: " + *why;
-      else f.time_budget = std::get<std::chrono::milliseconds>(d);
-    } else if (flag == "--row") {
-      f.row = row_from_name(value);
-      if (!f.row) {
-        error = "--row: unknown row \"" + std::string(value) + "\"; rows are:";
-        for (Row r : kAllRows) error += " " + std::string(row_name(r));
-      }
-    } else if (flag == "--real") {
-      f.real_dir = value;
-    } else {
-      f.real_only = value;
-    }
-    if (!error.empty()) return error;
-  }
-  return {};
+Parsed<int> row_named(std::string_view text) {
+  if (auto row = row_from_name(text)) return static_cast<int>(*row);
+  std::string why = "unknown row \"" + std::string(text) + "\"; rows are:";
+  for (Row r : kAllRows) why += " " + std::string(row_name(r));
+  return why;
 }
+
+}  // namespace
+
+void declare_harness_options(CommandLine& cl, CLI::App& app, HarnessFlags& f) {
+  app.description(
+      "The deterministic fault-injection campaign (resilience suite).\n\n"
+      "Runs the real watcher code over a simulated filesystem, event source and clock, with "
+      "faults from every row of the degradation table, in virtual time. Every run replays "
+      "exactly from its seed.");
+  app.footer("Exit: 0 every row held; 1 a row was violated; 2 bad command line.");
+  cl.value<uint64_t>(
+        app, "--seed", [&f](uint64_t n) {
+          f.seed = n;
+          f.seed_given = true;
+        },
+        count_for("--seed"), "N", "campaign seed (default: random, printed first)");
+  cl.value(app, "--ops", f.ops, count_for("--ops"), "N", "stop after N simulated ops",
+           std::to_string(f.ops));
+  cl.value(app, "--runs", f.runs, count_for("--runs"), "N",
+           "stop after N runs (default: no limit)");
+  cl.value(app, "--time-budget", f.time_budget, parse_duration, "DURATION",
+           "stop after this much wall time, e.g. 90s, 2m", format_duration(f.time_budget));
+  cl.value<int>(
+        app, "--row", [&f](int r) { f.row = r; }, row_named, "NAME",
+        "only this degradation row (see the table for names)");
+  cl.value<std::string>(
+        app, "--real", [&f](std::string d) { f.real_dir = std::move(d); },
+        text_value, "DIR",
+        "then run the same writers on a real directory under DIR (inotify; bindfs over FUSE "
+        "when root; unreadable files as nobody)");
+  cl.value<uint64_t>(
+        app, "--replay", [&f](uint64_t n) { f.replay = n; }, count_for("--replay"), "SEED",
+        "run one seed again, printing its full trace");
+  // Internal: the child that runs the unreadable scenario as nobody (not in --help).
+  app.add_option("--real-only", f.real_only)->group("");
+}
+
+namespace {
 
 std::string pad(std::string s, std::size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
@@ -179,16 +142,8 @@ void run_unreadable_as_nobody(const std::string& dir, uint64_t seed,
 
 }  // namespace
 
-int harness_command(int argc, char** argv) {
-  Flags flags;
-  if (std::string error = parse_flags(argc, argv, flags); !error.empty()) {
-    std::cerr << "hotreload harness: " << error << "\n(see hotreload harness --help)\n";
-    return kExitUsage;
-  }
-  if (flags.help) {
-    std::cout << kHelp;
-    return kExitOk;
-  }
+int harness_command(const HarnessFlags& given) {
+  HarnessFlags flags = given;
   CampaignOptions options;
   if (flags.replay) return replay(*flags.replay, options);
 
@@ -197,7 +152,7 @@ int harness_command(int argc, char** argv) {
   options.ops_target = flags.ops;
   options.runs_max = flags.runs;
   options.time_budget = flags.time_budget;
-  if (flags.row) options.rows = {*flags.row};
+  if (flags.row) options.rows = {static_cast<Row>(*flags.row)};
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
   uint64_t next_line_at = 0;
   options.progress = [&](uint64_t runs, uint64_t ops) {

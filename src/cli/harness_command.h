@@ -9,9 +9,30 @@
 // prints the seed, the shrunk command sequence and the command that replays it.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "command_line.h"
+
 namespace hotreload::cli {
 
-// argv[0] is "harness".
-int harness_command(int argc, char** argv);
+struct HarnessFlags {
+  uint64_t seed = 0;
+  bool seed_given = false;
+  uint64_t ops = 100000;
+  uint64_t runs = 0;
+  std::chrono::milliseconds time_budget{std::chrono::minutes(5)};
+  std::optional<int> row;  // a harness::Row
+  std::string real_dir;
+  std::optional<uint64_t> replay;
+  std::string real_only;  // internal: the setpriv child runs one real scenario
+};
+
+// Declares the harness's flags on app, parsed into f (which must outlive the parse).
+void declare_harness_options(CommandLine& cl, CLI::App& app, HarnessFlags& f);
+
+int harness_command(const HarnessFlags& given);
 
 }  // namespace hotreload::cli

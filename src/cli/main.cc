@@ -1,70 +1,86 @@
-// hotreload: the command-line tool. Dispatches to the subcommands.
+// hotreload: the command-line tool. One CLI11 command line with a subcommand per job.
 #include <iostream>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "command_line.h"
 #include "exit_codes.h"
 #include "probe_command.h"
+#include "version.h"
 #include "watch_command.h"
+#include "watch_options.h"
 #ifdef HOTRELOAD_HAS_HARNESS_COMMAND
 #include "harness_command.h"
 #endif
 
 namespace {
 
-constexpr std::string_view kUsage = R"(Usage: hotreload COMMAND [options]
+constexpr const char* kDescription =
+    "Keeps a process's configuration in step with a file — above all a Kubernetes ConfigMap "
+    "key — without restarts, and never lets a bad or vanished file through.";
 
-Keeps a process's configuration in step with a file — above all a Kubernetes ConfigMap
-key — without restarts, and never lets a bad or vanished file through.
-
-Commands:
-  watch PATH...   watch files; validate each change (--format, --validate-cmd); on an
-                  accepted change run --exec, send --signal, POST --webhook; serve
-                  Prometheus /metrics; log text or JSON lines
-  probe PATH      measure a volume: filesystem, inotify events, subPath mounts, stat
-                  cost, mtime granularity; recommend a mode and interval
-  harness         the deterministic fault-injection campaign (resilience suite)
-  help            this text; `hotreload COMMAND --help` explains each command
+constexpr const char* kFooter =
+    R"(`hotreload COMMAND --help` (or `hotreload help COMMAND`) explains each command.
 
 Exit codes: 0 ok or clean stop (SIGTERM/SIGINT), 1 internal error, 2 bad command line,
-3 a file could not be loaded or probed, 4 --metrics-listen could not bind.
-)";
+3 a file could not be loaded or probed, 4 --metrics-listen could not bind.)";
+
+int run(int argc, char** argv) {
+  using namespace hotreload::cli;
+  CommandLine cl("hotreload", kDescription, kFooter);
+  cl.app().set_version_flag("--version", kVersionText, "print the version and exit");
+  cl.app().require_subcommand(1);
+
+  WatchConfig watch;
+  declare_watch_options(cl, cl.command("watch", ""), watch);
+  ProbeArgs probe;
+  declare_probe_options(cl, cl.command("probe", ""), probe);
+#ifdef HOTRELOAD_HAS_HARNESS_COMMAND
+  HarnessFlags harness;
+  declare_harness_options(cl, cl.command("harness", ""), harness);
+#endif
+  std::string topic;
+  CLI::App& help = cl.command("help", "this text; `hotreload help COMMAND` explains COMMAND");
+  help.add_option("COMMAND", topic, "the command to explain");
+  CLI::App& version = cl.command("version", "print the version and exit");
+  version.group("");  // same as --version; not listed
+
+  auto result = cl.parse(argc, argv);
+  if (result.outcome != CommandLine::Result::Outcome::run) return cl.finish(result, kExitUsage);
+  const std::string command = result.command->get_name();
+  if (command == "watch") return watch_command(watch);
+  if (command == "probe") return probe_command(probe);
+#ifdef HOTRELOAD_HAS_HARNESS_COMMAND
+  if (command == "harness") return harness_command(harness);
+#endif
+  if (command == "version") {
+    std::cout << kVersionText << "\n";
+    return kExitOk;
+  }
+  // help [COMMAND]
+  const CLI::App* about = &cl.app();
+  if (!topic.empty()) {
+    auto named = cl.app().get_subcommands(
+        [&topic](const CLI::App* c) { return c->get_name() == topic && !c->get_group().empty(); });
+    if (named.empty()) {
+      std::cerr << "hotreload help: unknown command \"" << topic << "\"\n\n" << cl.help();
+      return kExitUsage;
+    }
+    about = named.front();
+  }
+  std::cout << cl.help(about);
+  return kExitOk;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace hotreload::cli;
-  if (argc < 2) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  std::string_view command = argv[1];
-  std::vector<std::string> rest(argv + 2, argv + argc);
   try {
-    if (command == "watch") return watch_command(rest);
-    if (command == "probe") return probe_command(rest);
-    if (command == "harness") {
-#ifdef HOTRELOAD_HAS_HARNESS_COMMAND
-      return harness_command(argc - 1, argv + 1);
-#else
-      std::cerr << "hotreload harness: not built in this version (the fault-injection "
-                   "campaign is not part of this build)\n";
-      return kExitUsage;
-#endif
-    }
-    if (command == "help" || command == "-h" || command == "--help") {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-    if (command == "--version" || command == "version") {
-      std::cout << "hotreload 0.1.0\n";
-      return kExitOk;
-    }
+    return run(argc, argv);
   } catch (const std::exception& e) {
-    std::cerr << "hotreload " << command << ": internal error: " << e.what() << "\n";
-    return kExitInternal;
+    std::cerr << "hotreload: internal error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "hotreload: internal error\n";
   }
-  std::cerr << "hotreload: unknown command \"" << command << "\"\n\n" << kUsage;
-  return kExitUsage;
+  return hotreload::cli::kExitInternal;
 }

@@ -306,56 +306,37 @@ nlohmann::ordered_json probe_to_json(const ProbeReport& r) {
   return j;
 }
 
-std::string probe_usage() {
-  return R"(Usage: hotreload probe [--json] PATH
-
-Measures how a volume behaves before you trust it with `hotreload watch`. PATH is a
-directory (e.g. a ConfigMap mount) or a file in one. Reports:
-  - the filesystem type (statfs) and whether that kind misses changes made elsewhere
-    (NFS, SMB, FUSE, Ceph, 9p…: only polling sees them);
-  - whether inotify events arrive for a create, write, rename and remove of a temporary
-    file made in the directory (removed afterwards; skipped on a read-only volume);
-  - single-file bind mounts (a Kubernetes subPath): such a file NEVER gets updates;
-  - the median cost of a stat, the mtime granularity observed;
-  - the mode and interval to give `hotreload watch`.
-
-Options:
-  --json      one JSON object instead of the table, for scripts
-  -h, --help  this text
-
-Exit codes: 0 report printed, 2 bad command line, 3 PATH cannot be probed.
-)";
+void declare_probe_options(CommandLine& cl, CLI::App& app, ProbeArgs& args) {
+  app.description(
+      "Measures a volume before you trust it with `hotreload watch`: filesystem, inotify "
+      "events, subPath mounts, stat cost, mtime granularity; recommends a mode and "
+      "interval.\n\n"
+      "PATH is a directory (e.g. a ConfigMap mount) or a file in one. Reports:\n"
+      "  - the filesystem type (statfs) and whether that kind misses changes made elsewhere "
+      "(NFS, SMB, FUSE, Ceph, 9p…: only polling sees them);\n"
+      "  - whether inotify events arrive for a create, write, rename and remove of a temporary "
+      "file made in the directory (removed afterwards; skipped on a read-only volume);\n"
+      "  - single-file bind mounts (a Kubernetes subPath): such a file NEVER gets updates;\n"
+      "  - the median cost of a stat, the mtime granularity observed;\n"
+      "  - the mode and interval to give `hotreload watch`.");
+  app.footer("Exit codes: 0 report printed, 2 bad command line, 3 PATH cannot be probed.");
+  app.add_flag("--json", args.json, "one JSON object instead of the table, for scripts");
+  app.add_option("PATH", args.paths, "the directory or file to probe")->expected(0, 1);
+  cl.rule(app, [&args]() -> std::optional<std::string> {
+    if (args.paths.size() == 1) return std::nullopt;
+    return "expected exactly one PATH (a directory or a file), got " +
+           std::to_string(args.paths.size());
+  });
 }
 
-int probe_command(const std::vector<std::string>& args) {
-  bool json = false;
-  std::vector<std::string> paths;
-  for (const auto& a : args) {
-    if (a == "-h" || a == "--help") {
-      std::cout << probe_usage();
-      return kExitOk;
-    }
-    if (a == "--json") {
-      json = true;
-    } else if (!a.empty() && a[0] == '-') {
-      std::cerr << "hotreload probe: unknown option \"" << a << "\"\nTry 'hotreload probe --help'.\n";
-      return kExitUsage;
-    } else {
-      paths.push_back(a);
-    }
-  }
-  if (paths.size() != 1) {
-    std::cerr << "hotreload probe: expected exactly one PATH (a directory or a file), got "
-              << paths.size() << "\nTry 'hotreload probe --help'.\n";
-    return kExitUsage;
-  }
+int probe_command(const ProbeArgs& args) {
   std::string why;
-  auto report = run_probe(paths[0], why);
+  auto report = run_probe(args.paths.at(0), why);
   if (!report) {
     std::cerr << "hotreload probe: " << why << "\n";
     return kExitLoadFailed;
   }
-  if (json) std::cout << probe_to_json(*report).dump(2) << "\n";
+  if (args.json) std::cout << probe_to_json(*report).dump(2) << "\n";
   else std::cout << render_probe_table(*report);
   return kExitOk;
 }

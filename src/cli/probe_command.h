@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "command_line.h"
 #include "mountinfo.h"
 
 namespace hotreload::cli {
@@ -54,7 +55,14 @@ std::optional<ProbeReport> run_probe(const std::string& path, std::string& why);
 std::string render_probe_table(const ProbeReport& report);
 nlohmann::ordered_json probe_to_json(const ProbeReport& report);
 
-int probe_command(const std::vector<std::string>& args);
-std::string probe_usage();
+struct ProbeArgs {
+  bool json = false;
+  std::vector<std::string> paths;  // exactly one, checked by the command line
+};
+
+// Declares probe's flags on app, parsed into args (which must outlive the parse).
+void declare_probe_options(CommandLine& cl, CLI::App& app, ProbeArgs& args);
+
+int probe_command(const ProbeArgs& args);
 
 }  // namespace hotreload::cli

@@ -98,15 +98,7 @@ std::string start_error_message(const StartError& e) {
 
 }  // namespace
 
-int watch_command(const std::vector<std::string>& args) {
-  auto parsed = parse_watch_arguments(args);
-  if (auto* why = std::get_if<std::string>(&parsed)) return usage_error(*why);
-  WatchConfig config = std::get<WatchConfig>(std::move(parsed));
-  if (config.help) {
-    std::cout << watch_usage();
-    return kExitOk;
-  }
-
+int watch_command(const WatchConfig& config) {
   sigset_t stop = stop_signals();
   ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a closed webhook socket or validator stdin is an error, not death

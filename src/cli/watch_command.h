@@ -2,11 +2,10 @@
 // SIGTERM or SIGINT. Returns the process exit code (exit_codes.h).
 #pragma once
 
-#include <string>
-#include <vector>
+#include "watch_options.h"
 
 namespace hotreload::cli {
 
-int watch_command(const std::vector<std::string>& args);
+int watch_command(const WatchConfig& config);
 
 }  // namespace hotreload::cli

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "actions.h"
+#include "command_line.h"
 #include "duration.h"
 #include "event_log.h"
 #include "hotreload/options.h"
@@ -25,6 +26,11 @@ struct WatchConfig {
   LogFormat log_format = LogFormat::text;
   bool help = false;  // --help: print watch_usage() and exit 0
 };
+
+// Declares watch's flags on app (the tool's `watch` subcommand, or a command line of its
+// own), parsed into c, which must outlive the parse; the rules between flags are
+// registered with cl.
+void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c);
 
 Parsed<WatchConfig> parse_watch_arguments(const std::vector<std::string>& args);
 
