@@ -398,18 +398,6 @@ int inotify_instances() {
   return count;
 }
 
-// path and the directories above it on its filesystem.
-std::size_t directories_up_to_mount(std::filesystem::path path) {
-  std::size_t count = 1;
-  struct ::stat st, up;
-  while (path != "/" && ::stat(path.c_str(), &st) == 0 &&
-         ::stat(path.parent_path().c_str(), &up) == 0 && st.st_dev == up.st_dev) {
-    path = path.parent_path();
-    ++count;
-  }
-  return count;
-}
-
 BOOST_AUTO_TEST_CASE(ten_thousand_watchers_share_one_inotify_instance) {
   TempDir dir;
   constexpr int kDirs = 100, kPerDir = 100;
