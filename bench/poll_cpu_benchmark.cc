@@ -13,12 +13,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
 #include "bench_support.h"
 #include "hotreload/file_watcher.h"
 #include "hotreload/hub.h"
+#include "hotreload/volume_watcher.h"
 #include "posix/posix_seams.h"
+#include "posix_tree.h"
+#include "writers.h"
 
 namespace hotreload::bench {
 namespace {
@@ -127,6 +131,78 @@ void poll_cpu(benchmark::State& state, long files, bool kubelet, unsigned rehash
   per_file_counters(state, std::move(per_file_ns), files);
 }
 
+// Volumes of several keys each (a ConfigMap with 10 keys, say), every key watched by a
+// FileWatcher of its own — or each volume by one VolumeWatcher — all polled: the cost per
+// key per poll, and the filesystem calls it takes. Keys of a volume share its checks and
+// its one resolution of ..data.
+void poll_volume_keys(benchmark::State& state, long volumes, long keys, bool whole) {
+  Scratch scratch("hotreload-bench-keys");
+  harness::PosixTree tree;
+  std::map<std::string, std::string> payload;
+  for (long k = 0; k < keys; ++k)
+    payload["key" + std::to_string(k) + ".yaml"] = "key " + std::to_string(k) + " content\n";
+  for (long v = 0; v < volumes; ++v) {
+    std::string dir = scratch.write_path() + "/v" + std::to_string(v);
+    ::mkdir(dir.c_str(), 0755);
+    harness::KubeletWriter kubelet(dir);
+    if (auto ec = harness::apply_all(tree, kubelet.plan(tree, payload)))
+      throw std::runtime_error("kubelet write in " + dir + ": " + ec.message());
+  }
+  auto clock = std::make_shared<ManualClock>();
+  auto fs = std::make_shared<CountingFilesystem>();
+  auto hub = std::make_shared<Hub>(
+      Seams{fs, std::make_unique<posix::InotifyEventSource>(), clock}, quiet_logger());
+  Options options;
+  options.mode = Mode::poll;
+  options.poll_interval = 1s;
+  options.rehash_every = 0;  // the steady poll alone: attributes, no reads
+  options.logger = quiet_logger();
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  for (long v = 0; v < volumes; ++v) {
+    std::string dir = scratch.watch_path() + "/v" + std::to_string(v);
+    if (whole) {
+      watchers.push_back(std::make_unique<VolumeWatcher>(
+          dir, [](const Snapshot&) { return Verdict::accept(); }, options, KeySelection{}, hub));
+      watchers.back()->start();
+      continue;
+    }
+    for (const auto& [key, content] : payload) {
+      watchers.push_back(std::make_unique<FileWatcher>(
+          dir + "/" + key, [](std::string_view) { return Verdict::accept(); }, options, hub));
+      watchers.back()->start();
+    }
+  }
+  auto poll_all = [&] {
+    uint64_t before = 0;
+    do {
+      before = fs->calls;
+      hub->run_once(clock->now());
+    } while (fs->calls != before);
+  };
+  poll_all();
+  clock->advance(2 * options.poll_interval);
+  poll_all();
+  long all_keys = volumes * keys;
+  std::vector<double> per_key_ns;
+  uint64_t calls0 = fs->calls;
+  for (auto _ : state) {
+    clock->advance(options.poll_interval);
+    auto cpu0 = thread_cpu_time();
+    auto wall0 = std::chrono::steady_clock::now();
+    poll_all();
+    auto wall = std::chrono::steady_clock::now() - wall0;
+    auto cpu = thread_cpu_time() - cpu0;
+    state.SetIterationTime(std::chrono::duration<double>(wall).count());
+    per_key_ns.push_back(static_cast<double>(cpu.count()) / static_cast<double>(all_keys));
+  }
+  state.counters["fs_calls_per_key"] =
+      static_cast<double>(fs->calls - calls0) /
+      static_cast<double>(all_keys * std::max<int64_t>(state.iterations(), 1));
+  state.counters["volumes"] = static_cast<double>(volumes);
+  state.counters["kernel_watches"] = static_cast<double>(hub->kernel_watch_count());
+  per_file_counters(state, std::move(per_key_ns), all_keys);
+}
+
 // The syscalls of one poll, bare: lstat(2) of the plain file; for a kubelet volume
 // lstat + readlink of "key" and "..data", lstat of the "..<timestamp>" directory and of
 // the file in it (what path_walk does).
@@ -199,6 +275,14 @@ int main(int argc, char** argv) {
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
     }
+  }
+  long key_volumes = c.smoke ? 2 : 1000;
+  for (bool whole : {false, true}) {
+    std::string name = std::string("poll_cpu/kubelet_volume/keys:10/volumes:") +
+                       std::to_string(key_volumes) + (whole ? "/volume_watcher" : "/file_watchers");
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
+      poll_volume_keys(s, key_volumes, 10, whole);
+    })->Iterations(polls)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

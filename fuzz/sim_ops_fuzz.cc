@@ -49,7 +49,7 @@ WorldConfig read_config(FuzzedDataProvider& in) {
     c.initial = static_cast<InitialState>(in.ConsumeIntegralInRange(0, kInitialStateCount - 1));
   c.layout = in.ConsumeBool() ? Layout::plain : Layout::kubelet;
   c.watch_volume = in.ConsumeBool();
-  c.mounted = in.ConsumeIntegralInRange(0, 2) == 0;
+  c.ancestors_unwatchable = in.ConsumeIntegralInRange(0, 2) == 0;
   return c;
 }
 

@@ -22,6 +22,7 @@ foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read reject
   set_tests_properties(property_${row} PROPERTIES ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=500")
 endforeach()
 
+if(HOTRELOAD_BUILD_MUTANTS)
 # Each mutant breaks one row's decision. Two tests per mutant, each passing only if the
 # mutant is CAUGHT by the invariant it breaks (another violation, or an error, is a harness
 # fault, not a catch): the seeded campaign of that row, and that row's RapidCheck property
@@ -50,6 +51,7 @@ foreach(mutant ${HOTRELOAD_MUTANTS})
                        ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=1000;HOTRELOAD_EXPECT_INVARIANT=${_invariant}"
                        PASS_REGULAR_EXPRESSION "Falsifiable after [0-9]+ tests.*\n${_invariant}: ")
 endforeach()
+endif()
 
 if(TARGET hotreload_cli)
   # At least 100,000 simulated ops on every CI run, bounded in wall time.

@@ -228,9 +228,11 @@ bool is_volume_row(Row row) {
 // key's own event handling would go untested.
 bool watches_volume(Row row, uint64_t draw) { return is_volume_row(row) || draw % 2 == 0; }
 
-// A mounted volume (Kubernetes mounts each one) has no directory above it to watch: the
-// kernel watch on the volume itself must carry everything.
-bool mounted_for(Row row, uint64_t draw) { return row != Row::ancestor_renamed && draw % 3 == 0; }
+// Where the directories above the volume cannot be watched, the kernel watch on the volume
+// itself must carry everything (its own removal and re-creation, say).
+bool ancestors_unwatchable_for(Row row, uint64_t draw) {
+  return row != Row::ancestor_renamed && draw % 3 == 0;
+}
 
 Row row_of_seed(uint64_t seed) { return kAllRows[seed % kRowCount]; }
 
@@ -254,7 +256,7 @@ RunPlan plan_run(uint64_t seed, std::size_t commands) {
     c.initial = static_cast<InitialState>(rng() % kInitialStateCount);
   c.layout = layout_for(plan.row, rng());
   c.watch_volume = watches_volume(plan.row, rng());
-  c.mounted = mounted_for(plan.row, rng());
+  c.ancestors_unwatchable = ancestors_unwatchable_for(plan.row, rng());
   // Most runs use the defaults; some force a mode or shrink the intervals, so that retry
   // delays, polls and safety polls meet in other orders. The rows about auto's choice
   // keep automatic.
@@ -348,7 +350,7 @@ std::string describe(const WorldConfig& c) {
   if (c.silent_volume) text += ", NFS-like volume (no events)";
   if (c.watch_limit_errno) text += ", add_watch fails (errno " + std::to_string(c.watch_limit_errno) + ")";
   if (!c.watch_volume) text += ", no VolumeWatcher";
-  if (c.mounted) text += ", the directory is a mount point";
+  if (c.ancestors_unwatchable) text += ", the directories above it cannot be watched";
   if (c.initial != InitialState::valid) text += ", starts on a " + std::string(to_string(c.initial)) + " file";
   return text;
 }

@@ -38,7 +38,7 @@ struct RunOutcome {
 // How a run of row sets its world up (draw: a random number).
 Layout layout_for(Row row, uint64_t draw);
 bool watches_volume(Row row, uint64_t draw);
-bool mounted_for(Row row, uint64_t draw);
+bool ancestors_unwatchable_for(Row row, uint64_t draw);
 
 // The row a run seed targets.
 Row row_of_seed(uint64_t seed);

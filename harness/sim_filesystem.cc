@@ -143,7 +143,7 @@ Result<SimFilesystem::Found> SimFilesystem::resolve(const std::string& path, boo
 FileStat SimFilesystem::fresh_stat(uint64_t ino) const {
   const Node& n = nodes_.at(ino);
   FileStat st;
-  st.dev = n.dev;
+  st.dev = kDevice;
   st.ino = ino;
   st.type = n.type;
   st.size = n.type == FileType::directory ? 4096 : n.data.size();
@@ -295,7 +295,6 @@ uint64_t SimFilesystem::create(uint64_t parent, const std::string& name, FileTyp
   n.mode = mode & 07777;
   n.data = std::move(data);
   n.parent = parent;
-  n.dev = nodes_.at(parent).dev;
   n.mtime_ns = n.ctime_ns = stamp();
   nodes_.emplace(ino, std::move(n));
   Node& dir = nodes_.at(parent);
@@ -340,8 +339,7 @@ std::error_code SimFilesystem::do_apply(const TreeOp& op) {
       auto found = resolve(op.path, false, false);
       if (!found) return found.error();
       if (found->ino != 0) return err(EEXIST);
-      uint64_t ino = create(found->parent, found->name, FileType::directory, op.mode, {});
-      if (op.path == mount_point_) nodes_.at(ino).dev = kDevice + 1;
+      create(found->parent, found->name, FileType::directory, op.mode, {});
       return {};
     }
     case K::write_file: return do_write(op, false);

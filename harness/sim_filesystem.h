@@ -82,9 +82,6 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   void set_timestamp_granularity(std::chrono::nanoseconds g) { granularity_ = g; }
   void set_filesystem_type(uint64_t magic) { magic_ = magic; }
   void set_reader_uid(uint32_t uid) { reader_uid_ = uid; }
-  // The directory made at path (now or later) is the root of a filesystem of its own, as a
-  // Kubernetes volume's mount point is: it and everything below it report another device.
-  void set_mount_point(std::string path) { mount_point_ = std::move(path); }
 
   // --- faults (all cleared by clear_faults) ---
   // The next `times` calls of `call` (-1: until cleared) on a path starting with
@@ -125,7 +122,6 @@ class SimFilesystem final : public Filesystem, public MutableTree {
 
  private:
   struct Node {
-    uint64_t dev = kDevice;
     FileType type = FileType::regular;
     unsigned mode = 0644;
     uint32_t uid = 0;
@@ -181,7 +177,6 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   std::chrono::nanoseconds granularity_{1};
   uint64_t magic_ = kTmpfsMagic;
   uint32_t reader_uid_ = kReaderUid;
-  std::string mount_point_;
   std::map<std::string, uint64_t> open_writers_;  // open_trunc .. close
 
   std::vector<ErrorFault> errors_;

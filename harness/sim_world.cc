@@ -61,7 +61,6 @@ SimWorld::SimWorld(WorldConfig config)
       fs_(std::make_shared<SimFilesystem>(clock_)),
       internal_errors_(std::make_shared<uint64_t>(0)) {
   fs_->set_timestamp_granularity(config_.granularity);
-  if (config_.mounted) fs_->set_mount_point(kDir);
   if (config_.silent_volume) fs_->set_filesystem_type(SimFilesystem::kNfsMagic);
   auto events = std::make_unique<SimEvents>(*fs_, clock_, config_.seed ^ 0x9e3779b97f4a7c15ull);
   events_ = events.get();
@@ -72,8 +71,10 @@ SimWorld::SimWorld(WorldConfig config)
   logger_->set_level(spdlog::level::info);
   hub_ = std::make_shared<Hub>(Seams{fs_, std::move(events), clock_}, logger_);
   fs_->set_after_change([this] { record_disk(); });
-  apply_op({.kind = TreeOp::Kind::make_dir, .path = "/vol", .mode = 0755});
+  unsigned above = config_.ancestors_unwatchable ? 0711 : 0755;  // search, but no listing
+  apply_op({.kind = TreeOp::Kind::make_dir, .path = "/vol", .mode = above});
   apply_op({.kind = TreeOp::Kind::make_dir, .path = kDir, .mode = 0755});
+  if (config_.ancestors_unwatchable) apply_op({.kind = TreeOp::Kind::chmod, .path = "/", .mode = above});
 }
 
 SimWorld::~SimWorld() {
@@ -576,7 +577,13 @@ void SimWorld::rename_ancestor(int version) {
   using TK = TreeOp::Kind;
   const std::string next = "/vol.new/cfg";
   if (fs_->exists("/vol.old")) apply_op({.kind = TK::remove_all, .path = "/vol.old"});
-  apply_op({.kind = TK::make_dir, .path = "/vol.new", .mode = 0755});
+  if (config_.ancestors_unwatchable) {
+    // Nothing above the volume is watched: only the safety poll can find this.
+    needs_safety_poll_ = true;
+    demotion_excused_ = true;
+  }
+  apply_op({.kind = TK::make_dir, .path = "/vol.new",
+            .mode = config_.ancestors_unwatchable ? 0711u : 0755u});
   apply_op({.kind = TK::make_dir, .path = next, .mode = 0755});
   auto keys = payload(version, ContentKind::valid, 0);
   if (config_.layout == Layout::kubelet) {
@@ -859,7 +866,11 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
     case K::in_place_write: write_in_place(c.version, c.arg, c.interleave); break;
     case K::make_unreadable: set_mode(0); break;
     case K::make_readable: set_mode(0644); break;
-    case K::remove_dir: apply_op({.kind = TK::remove_all, .path = dir}); break;
+    case K::remove_dir:
+      apply_op({.kind = TK::remove_all, .path = dir});
+      // Its return can be watched for only in the directory above, if that can be watched.
+      if (config_.ancestors_unwatchable) demotion_excused_ = true;
+      break;
     case K::recreate_dir:
       apply_op({.kind = TK::make_dir, .path = dir, .mode = 0755});
       publish_as(ContentKind::valid, 0);

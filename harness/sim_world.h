@@ -71,7 +71,9 @@ struct WorldConfig {
   uint64_t seed = 1;
   Layout layout = Layout::kubelet;
   bool watch_volume = true;  // a VolumeWatcher on the directory, beside the key's FileWatcher
-  bool mounted = false;      // the directory is a mount point (no anchor above it to watch)
+  // The directories above the volume cannot be watched (no read permission for the
+  // watcher): no anchor, so the kernel watch on the volume itself carries everything.
+  bool ancestors_unwatchable = false;
   Mode mode = Mode::automatic;
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds safety_interval{10000};

@@ -14,7 +14,7 @@ struct KeyWatch::Look {
 };
 
 KeyWatch::KeyWatch(std::string path, Callback callback, Options options)
-    : Watch(path, parent_of(path), std::move(options)), callback_(std::move(callback)) {}
+    : Watch(std::move(path), false, std::move(options)), callback_(std::move(callback)) {}
 
 namespace {
 

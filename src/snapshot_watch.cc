@@ -168,7 +168,7 @@ struct SnapshotWatch::Look {
 
 SnapshotWatch::SnapshotWatch(std::string dir, SnapshotCallback callback, Options options,
                              KeySelection keys)
-    : Watch(dir, dir, std::move(options)), callback_(std::move(callback)), keys_(std::move(keys)) {}
+    : Watch(std::move(dir), true, std::move(options)), callback_(std::move(callback)), keys_(std::move(keys)) {}
 
 SnapshotWatch::Look SnapshotWatch::look(LookupCache& fs, const SnapshotSignature* known) {
   Look result;

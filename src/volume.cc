@@ -14,19 +14,15 @@ namespace {
 using namespace std::chrono_literals;
 
 // The name of each directory on the way down to dir, in the directory above it, up to the
-// root of dir's filesystem: renaming any of them (`mv app app.old && mv app.new app`)
-// moves the volume. Optional: a directory the kernel will not watch costs only that.
-void add_anchor(Filesystem& fs, const std::string& dir, std::vector<Interest>& out) {
-  std::string path = dir;
-  auto st = fs.lstat(path);
-  while (path != "/") {
+// root: renaming any of them (`mv app app.old && mv app.new app`) moves the volume, even
+// above a mount point (a mount moves with its parent). Every volume below a directory
+// shares its kernel watch, so this costs a few watches per process, not per volume.
+// Optional: a directory the kernel will not watch (no read permission) costs only that.
+void add_anchor(const std::string& dir, std::vector<Interest>& out) {
+  for (std::string path = dir; path != "/";) {
     std::string parent = parent_of(path);
-    auto up = fs.lstat(parent);
-    // A mount point cannot be renamed while mounted: nothing above it moves the volume.
-    if (st && up && st->dev != up->dev) return;
     out.push_back({parent, name_of(path), true});
     path = std::move(parent);
-    st = std::move(up);
   }
 }
 
@@ -97,14 +93,14 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
                    const std::vector<std::shared_ptr<Watch>>& watches) {
   LookupCache cache(fs);
   std::vector<Interest> wanted;
-  add_anchor(cache, dir_, wanted);
+  add_anchor(dir_, wanted);
   wants_retry_ = false;
   unannounced_change_ = false;
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
     w->check(cache, clock, trigger, noticed_at);
-    for (const Interest& i : w->interests())
-      if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(i);
+    for (Interest& i : w->take_interests())
+      if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
     wants_retry_ = wants_retry_ || w->wants_retry();
     unannounced_change_ = unannounced_change_ || w->found_unannounced_change();
   }
@@ -125,7 +121,8 @@ Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime 
     fall_back_to_poll(table, "safety poll found a change that no event announced", false);
     next.due = now + policy_.poll_interval;
   } else if (mode_ == ActiveMode::events) {
-    KernelWatchTable::Armed armed = table.arm(id_, interests_);
+    // The table keeps the only copy of the interests.
+    KernelWatchTable::Armed armed = table.arm(id_, std::exchange(interests_, {}));
     if (armed.refused) {
       bool first = table.first_refusal(armed.refused);
       if (first)
@@ -143,6 +140,7 @@ Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime 
       if (armed.armed_now) next.check_now = Trigger::rehash;
     }
   }
+  interests_ = {};  // armed, or not wanted while polling
   if (wants_retry_) {
     retry_due_ = true;
     SteadyTime retry_at = now + retry_delay();

@@ -29,9 +29,9 @@ std::shared_ptr<spdlog::logger> default_logger() {
   return logger;
 }
 
-Watch::Watch(std::string path, std::string volume, Options options)
+Watch::Watch(std::string path, bool whole_volume, Options options)
     : path_(std::move(path)),
-      volume_(std::move(volume)),
+      whole_volume_(whole_volume),
       options_(std::move(options)),
       logger_(options_.logger ? options_.logger : default_logger()) {}
 
@@ -161,13 +161,14 @@ Status Watch::status() const {
     copy = status_;
   }
   copy.path = path_;  // not stored twice
-  copy.volume = volume_;
+  copy.volume = volume();
   return copy;
 }
 
 void Watch::report(Decision d, bool quiet) {
+  std::string volume_dir = volume();
   d.path = path_;
-  d.volume = volume_;
+  d.volume = volume_dir;
   d.mode = mode_;
   {
     std::lock_guard lock(status_mu_);

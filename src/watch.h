@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hotreload/clock.h"
@@ -39,7 +40,9 @@ enum class Trigger : uint8_t {
 
 class Watch {
  public:
-  Watch(std::string path, std::string volume, Options options);
+  // whole_volume: the watch is the whole directory at path (a VolumeWatcher's), not a file
+  // in the directory above it.
+  Watch(std::string path, bool whole_volume, Options options);
   virtual ~Watch() = default;
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;
@@ -51,13 +54,15 @@ class Watch {
   // cache for this check.
   virtual void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) = 0;
 
-  // What the last look found, for the volume to act on.
-  const std::vector<Interest>& interests() const { return interests_; }
+  // What the last look found, for the volume to act on. The interests are handed over:
+  // the kernel watch table keeps the only copy.
+  std::vector<Interest> take_interests() { return std::exchange(interests_, {}); }
   bool wants_retry() const { return wants_retry_; }
   bool found_unannounced_change() const { return unannounced_change_; }
 
   const std::string& path() const { return path_; }
-  const std::string& volume() const { return volume_; }
+  // The directory whose volume the watch belongs to.
+  std::string volume() const { return whole_volume_ ? path_ : parent_of(path_); }
   const Options& options() const { return options_; }
   Status status() const;
   ActiveMode mode() const { return mode_; }
@@ -127,7 +132,7 @@ class Watch {
   void report(Decision d, bool quiet = false);
 
   const std::string path_;
-  const std::string volume_;
+  const bool whole_volume_;
   const Options options_;
   std::shared_ptr<spdlog::logger> logger_;
 

@@ -185,7 +185,7 @@ rc::Gen<SimCommand> command_for(Row row, const Model& m) {
 
 std::string describe_world(const WorldConfig& c) {
   return std::string(to_string(c.layout)) + (c.watch_volume ? "+volume" : "") +
-         (c.mounted ? ", mounted" : "") + ", mtime " + std::to_string(c.granularity.count()) + " ns";
+         (c.ancestors_unwatchable ? ", ancestors unwatchable" : "") + ", mtime " + std::to_string(c.granularity.count()) + " ns";
 }
 
 WorldConfig config_for(Row row) {
@@ -199,7 +199,7 @@ WorldConfig config_for(Row row) {
     c.initial = static_cast<InitialState>(*rc::gen::inRange(0, kInitialStateCount));
   c.layout = layout_for(row, *rc::gen::inRange<uint64_t>(0, 2));
   c.watch_volume = watches_volume(row, *rc::gen::inRange<uint64_t>(0, 2));
-  c.mounted = mounted_for(row, *rc::gen::inRange<uint64_t>(0, 3));
+  c.ancestors_unwatchable = ancestors_unwatchable_for(row, *rc::gen::inRange<uint64_t>(0, 3));
   return c;
 }
 

@@ -117,21 +117,19 @@ BOOST_AUTO_TEST_CASE(a_kubelet_volume_holds_one_kernel_watch_and_none_on_its_pay
   BOOST_TEST(!b.settle(v).check_now.has_value());  // nothing new to arm
 }
 
-BOOST_AUTO_TEST_CASE(a_mounted_volume_has_no_anchor_above_it) {
+BOOST_AUTO_TEST_CASE(an_ancestor_the_kernel_will_not_watch_costs_nothing_but_that) {
   Bench b;
-  b.fs.set_mount_point("/vol");
-  b.fs.apply({.kind = TreeOp::Kind::make_dir, .path = "/vol", .mode = 0755});
-  b.fs.apply({.kind = TreeOp::Kind::write_file, .path = "/vol/app.yaml", .content = "x"});
-  Volume v(1, "/vol", Volume::Policy::of(b.options()), {});
-  auto w = std::make_shared<KeyWatch>("/vol/app.yaml", [](std::string_view) { return Verdict::accept(); },
-                                      b.options());
-  std::string message;
-  BOOST_REQUIRE(!w->load(b.fs, *b.clock, message));
-  v.add(w);
+  b.publish({{"a", "1"}});
+  b.fs.apply({.kind = TreeOp::Kind::chmod, .path = "/", .mode = 0711});  // no listing, no watch
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  v.add(b.key("a", b.options()));
   v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
-  b.settle(v);
+  auto next = b.settle(v);
+  BOOST_TEST(v.mode() == ActiveMode::events);
+  BOOST_TEST(!next.due.has_value());  // no retry either
+  BOOST_TEST(b.table.watched("/cfg"));
+  BOOST_TEST(!b.table.watched("/"));
   BOOST_TEST(b.table.kernel_watch_count() == 1u);
-  BOOST_TEST(b.table.watched("/vol"));
 }
 
 BOOST_AUTO_TEST_CASE(auto_polls_where_the_filesystem_misses_remote_changes) {
