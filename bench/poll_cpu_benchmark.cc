@@ -72,6 +72,41 @@ void per_file_counters(benchmark::State& state, std::vector<double> per_file_ns,
   state.counters["cpu_ns_per_file_max"] = per_file_ns.back();
 }
 
+// Polls every watch of hub once per iteration (the clock moved one interval on) and
+// records the CPU per watched file; returns the filesystem calls per poll.
+double measure_polls(benchmark::State& state, Hub& hub, CountingFilesystem& fs,
+                     ManualClock& clock, std::chrono::nanoseconds interval, long files) {
+  // One poll of everything: the hub runs at most a bounded number of timer-driven checks
+  // per wakeup, so it takes several run_once() calls; the last one finds nothing to do.
+  auto poll_all = [&] {
+    uint64_t before = 0;
+    do {
+      before = fs.calls;
+      hub.run_once(clock.now());
+    } while (fs.calls != before);
+  };
+  poll_all();  // the check every start() asks for
+  // The hub spreads first polls over [interval / 2, interval]; after this every watch is
+  // due at the same instant, once per interval.
+  clock.advance(2 * interval);
+  poll_all();
+  std::vector<double> per_file_ns;
+  uint64_t calls0 = fs.calls;
+  for (auto _ : state) {
+    clock.advance(interval);
+    auto cpu0 = thread_cpu_time();
+    auto wall0 = std::chrono::steady_clock::now();
+    poll_all();
+    auto wall = std::chrono::steady_clock::now() - wall0;
+    auto cpu = thread_cpu_time() - cpu0;
+    state.SetIterationTime(std::chrono::duration<double>(wall).count());
+    per_file_ns.push_back(static_cast<double>(cpu.count()) / static_cast<double>(files));
+  }
+  per_file_counters(state, std::move(per_file_ns), files);
+  return static_cast<double>(fs.calls - calls0) /
+         static_cast<double>(std::max<int64_t>(state.iterations(), 1));
+}
+
 void poll_cpu(benchmark::State& state, long files, bool kubelet, unsigned rehash_every) {
   VolumePool& pool = VolumePool::get();
   pool.ensure(static_cast<std::size_t>(files));
@@ -94,41 +129,12 @@ void poll_cpu(benchmark::State& state, long files, bool kubelet, unsigned rehash
         [](std::string_view) { return Verdict::accept(); }, options, hub));
     watchers.back()->start();
   }
-  // One poll of every file: the hub runs at most a bounded number of timer-driven checks
-  // per wakeup, so it takes several run_once() calls; the last one finds nothing to do.
-  auto poll_all = [&] {
-    uint64_t before = 0;
-    do {
-      before = fs->calls;
-      hub->run_once(clock->now());
-    } while (fs->calls != before);
-  };
-  poll_all();  // the check every start() asks for
-  // The hub spreads first polls over [interval, 2 * interval); after this every file is
-  // due at the same instant, once per interval.
-  clock->advance(2 * options.poll_interval);
-  poll_all();
-
-  std::vector<double> per_file_ns;
-  uint64_t calls0 = fs->calls;
-  for (auto _ : state) {
-    clock->advance(options.poll_interval);
-    auto cpu0 = thread_cpu_time();
-    auto wall0 = std::chrono::steady_clock::now();
-    poll_all();
-    auto wall = std::chrono::steady_clock::now() - wall0;
-    auto cpu = thread_cpu_time() - cpu0;
-    state.SetIterationTime(std::chrono::duration<double>(wall).count());
-    per_file_ns.push_back(static_cast<double>(cpu.count()) / static_cast<double>(files));
-  }
+  double calls_per_poll = measure_polls(state, *hub, *fs, *clock, options.poll_interval, files);
   uint64_t reloads = 0;
   for (const auto& w : watchers) reloads += w->status().reloads;
   state.counters["reloads"] = static_cast<double>(reloads);  // 0: nothing changed
   // lstat + readlink + open calls per file per poll (opens: the every-Nth rehash).
-  state.counters["fs_calls_per_file"] =
-      static_cast<double>(fs->calls - calls0) /
-      static_cast<double>(files * std::max<int64_t>(state.iterations(), 1));
-  per_file_counters(state, std::move(per_file_ns), files);
+  state.counters["fs_calls_per_file"] = calls_per_poll / static_cast<double>(files);
 }
 
 // Volumes of several keys each (a ConfigMap with 10 keys, say), every key watched by a
@@ -172,35 +178,11 @@ void poll_volume_keys(benchmark::State& state, long volumes, long keys, bool who
       watchers.back()->start();
     }
   }
-  auto poll_all = [&] {
-    uint64_t before = 0;
-    do {
-      before = fs->calls;
-      hub->run_once(clock->now());
-    } while (fs->calls != before);
-  };
-  poll_all();
-  clock->advance(2 * options.poll_interval);
-  poll_all();
   long all_keys = volumes * keys;
-  std::vector<double> per_key_ns;
-  uint64_t calls0 = fs->calls;
-  for (auto _ : state) {
-    clock->advance(options.poll_interval);
-    auto cpu0 = thread_cpu_time();
-    auto wall0 = std::chrono::steady_clock::now();
-    poll_all();
-    auto wall = std::chrono::steady_clock::now() - wall0;
-    auto cpu = thread_cpu_time() - cpu0;
-    state.SetIterationTime(std::chrono::duration<double>(wall).count());
-    per_key_ns.push_back(static_cast<double>(cpu.count()) / static_cast<double>(all_keys));
-  }
-  state.counters["fs_calls_per_key"] =
-      static_cast<double>(fs->calls - calls0) /
-      static_cast<double>(all_keys * std::max<int64_t>(state.iterations(), 1));
+  double calls_per_poll = measure_polls(state, *hub, *fs, *clock, options.poll_interval, all_keys);
+  state.counters["fs_calls_per_key"] = calls_per_poll / static_cast<double>(all_keys);
   state.counters["volumes"] = static_cast<double>(volumes);
   state.counters["kernel_watches"] = static_cast<double>(hub->kernel_watch_count());
-  per_file_counters(state, std::move(per_key_ns), all_keys);
 }
 
 // The syscalls of one poll, bare: lstat(2) of the plain file; for a kubelet volume
