@@ -21,6 +21,7 @@
 
 #include "hotreload/errors.h"
 #include "hotreload/file_watcher.h"
+#include "hotreload/filesystem.h"
 #include "hotreload/snapshot.h"
 
 // Let BOOST_TEST print the error enums it compares error_codes with.
@@ -122,6 +123,31 @@ class Recorder {
   std::condition_variable changed_;
   std::vector<std::string> seen_;
   std::vector<std::string> accepted_;
+};
+
+// Another Filesystem, counting the lstat and readlink calls made through it, per path.
+class CountingFilesystem final : public Filesystem {
+ public:
+  explicit CountingFilesystem(Filesystem& fs) : fs_(fs) {}
+  Result<FileStat> lstat(const std::string& p) override {
+    ++lstats[p];
+    return fs_.lstat(p);
+  }
+  Result<std::string> readlink(const std::string& p) override {
+    ++readlinks[p];
+    return fs_.readlink(p);
+  }
+  Result<std::unique_ptr<OpenFile>> open(const std::string& p) override { return fs_.open(p); }
+  Result<std::vector<std::string>> read_directory(const std::string& p) override {
+    return fs_.read_directory(p);
+  }
+  Result<uint64_t> filesystem_type(const std::string& p) override {
+    return fs_.filesystem_type(p);
+  }
+  std::map<std::string, int> lstats, readlinks;
+
+ private:
+  Filesystem& fs_;
 };
 
 // A snapshot's keys and contents, to compare with what was published.

@@ -19,31 +19,9 @@
 using namespace hotreload;
 using namespace hotreload::harness;
 using namespace std::chrono_literals;
+using hotreload::test::CountingFilesystem;
 
 namespace {
-
-// The simulated filesystem, counting the calls a check makes per path.
-class CountingFilesystem final : public Filesystem {
- public:
-  explicit CountingFilesystem(Filesystem& fs) : fs_(fs) {}
-  Result<FileStat> lstat(const std::string& p) override {
-    ++lstats[p];
-    return fs_.lstat(p);
-  }
-  Result<std::string> readlink(const std::string& p) override {
-    ++readlinks[p];
-    return fs_.readlink(p);
-  }
-  Result<std::unique_ptr<OpenFile>> open(const std::string& p) override { return fs_.open(p); }
-  Result<std::vector<std::string>> read_directory(const std::string& p) override {
-    return fs_.read_directory(p);
-  }
-  Result<uint64_t> filesystem_type(const std::string& p) override { return fs_.filesystem_type(p); }
-  std::map<std::string, int> lstats, readlinks;
-
- private:
-  Filesystem& fs_;
-};
 
 struct Bench {
   std::shared_ptr<SimClock> clock = std::make_shared<SimClock>();
