@@ -15,11 +15,20 @@ target_link_libraries(hotreload_harness_tests PRIVATE hotreload_harness rapidche
 target_compile_definitions(hotreload_harness_tests PRIVATE BOOST_TEST_DYN_LINK)
 
 hotreload_add_suites(hotreload_harness_tests ${HOTRELOAD_HARNESS_TEST_SOURCES})
-# RapidCheck: 500 cases per row property, fixed seed in CI so a red run replays.
+# RapidCheck: 500 cases per row property, fixed seed in CI so a red run replays. A
+# sanitizer build looks for memory and thread errors, not for new interleavings: it runs
+# fewer cases and a shorter campaign (each is ~100x slower there).
+if(HOTRELOAD_SANITIZE)
+  set(HOTRELOAD_PROPERTY_CASES 100)
+  set(HOTRELOAD_CAMPAIGN_OPS 100000)
+else()
+  set(HOTRELOAD_PROPERTY_CASES 500)
+  set(HOTRELOAD_CAMPAIGN_OPS 1000000)
+endif()
 foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read rejected
         partial_write too_large no_events lost_events inotify_limits initial_load
         torn_publish keys_added_removed one_key_invalid ancestor_renamed)
-  set_tests_properties(property_${row} PROPERTIES ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=500")
+  set_tests_properties(property_${row} PROPERTIES ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=${HOTRELOAD_PROPERTY_CASES}")
 endforeach()
 
 if(HOTRELOAD_BUILD_MUTANTS)
@@ -56,7 +65,7 @@ endif()
 if(TARGET hotreload_cli)
   # At least 100,000 simulated ops on every CI run, bounded in wall time.
   add_test(NAME harness_campaign
-           COMMAND hotreload_cli harness --seed 20261126 --ops 1000000 --time-budget 150s)
+           COMMAND hotreload_cli harness --seed 20261126 --ops ${HOTRELOAD_CAMPAIGN_OPS} --time-budget 150s)
   set_tests_properties(harness_campaign PROPERTIES TIMEOUT 300)
   # The same writers on a real directory: inotify, bindfs (root + FUSE), unreadable as nobody.
   add_test(NAME harness_real_campaign

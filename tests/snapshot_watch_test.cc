@@ -30,7 +30,7 @@ struct Bench {
   KubeletWriter kubelet{"/cfg"};
   std::vector<Snapshot> offered;
   std::function<Verdict(const Snapshot&)> verdict = [](const Snapshot&) { return Verdict::accept(); };
-  std::vector<Decision> decisions;
+  std::vector<test::SeenDecision> decisions;
 
   Bench() { fs.apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755}); }
 
@@ -45,7 +45,9 @@ struct Bench {
 
   std::unique_ptr<SnapshotWatch> watch(KeySelection keys = {}, Options options = {}) {
     options.logger = std::make_shared<spdlog::logger>("quiet");
-    options.on_decision = [this](const Decision& d) { decisions.push_back(d); };
+    options.on_decision = [this](const Decision& d) {
+      decisions.push_back(test::SeenDecision::of(d));
+    };
     return std::make_unique<SnapshotWatch>(
         "/cfg",
         [this](const Snapshot& s) {

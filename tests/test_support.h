@@ -150,6 +150,18 @@ class CountingFilesystem final : public Filesystem {
   Filesystem& fs_;
 };
 
+// A Decision kept past its on_decision call (a Decision's views are valid only during it).
+struct SeenDecision {
+  DecisionKind kind{};
+  std::string path;
+  std::error_code error;
+  std::string detail;
+
+  static SeenDecision of(const Decision& d) {
+    return {d.kind, std::string(d.path), d.error, std::string(d.detail)};
+  }
+};
+
 // A snapshot's keys and contents, to compare with what was published.
 inline std::map<std::string, std::string> snapshot_keys(const Snapshot& s) {
   std::map<std::string, std::string> out;

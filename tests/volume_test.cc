@@ -31,7 +31,7 @@ struct Bench {
   KubeletWriter kubelet{"/cfg"};
   std::shared_ptr<spdlog::logger> quiet =
       std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
-  std::vector<Decision> decisions;
+  std::vector<test::SeenDecision> decisions;
 
   Bench() { fs.apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755}); }
 
@@ -43,7 +43,9 @@ struct Bench {
     Options o;
     o.mode = mode;
     o.logger = quiet;
-    o.on_decision = [this](const Decision& d) { decisions.push_back(d); };
+    o.on_decision = [this](const Decision& d) {
+      decisions.push_back(test::SeenDecision::of(d));
+    };
     return o;
   }
   std::shared_ptr<KeyWatch> key(const std::string& name, Options o) {
@@ -161,7 +163,7 @@ BOOST_AUTO_TEST_CASE(a_refused_kernel_watch_makes_every_key_poll) {
   BOOST_TEST(next.due.has_value());
   BOOST_TEST(b.table.kernel_watch_count() == 0u);
   int mode_decisions = 0;
-  for (const Decision& d : b.decisions)
+  for (const test::SeenDecision& d : b.decisions)
     if (d.kind == DecisionKind::mode) {
       ++mode_decisions;
       BOOST_TEST(std::string(d.detail).find("No space left on device") != std::string::npos);

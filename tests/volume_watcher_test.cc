@@ -192,7 +192,8 @@ BOOST_AUTO_TEST_CASE(keys_of_one_directory_share_one_volume_and_one_kernel_watch
   // A different policy is a volume of its own.
   Options polling = quiet();
   polling.mode = Mode::poll;
-  FileWatcher c(vol + "/a", Recorder().callback(), polling, hub);
+  Recorder rc;
+  FileWatcher c(vol + "/a", rc.callback(), polling, hub);
   c.start();
   BOOST_TEST(hub->volume_count() == 2u);
   c.stop();

@@ -22,7 +22,7 @@ struct Bench {
   std::shared_ptr<SimClock> clock = std::make_shared<SimClock>();
   SimFilesystem fs{clock};
   std::vector<std::string> offered;
-  std::vector<Decision> decisions;
+  std::vector<test::SeenDecision> decisions;
   KeyWatch watch{"/cfg/app.yaml",
                  [this](std::string_view c) {
                    offered.emplace_back(c);
@@ -41,7 +41,9 @@ struct Bench {
   Options options() {
     Options o;
     o.logger = std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
-    o.on_decision = [this](const Decision& d) { decisions.push_back(d); };
+    o.on_decision = [this](const Decision& d) {
+      decisions.push_back(test::SeenDecision::of(d));
+    };
     return o;
   }
   void write(const std::string& content) {
@@ -54,7 +56,9 @@ struct Bench {
   }
   int count(DecisionKind kind) const {
     return static_cast<int>(std::count_if(decisions.begin(), decisions.end(),
-                                          [&](const Decision& d) { return d.kind == kind; }));
+                                          [&](const test::SeenDecision& d) {
+                                            return d.kind == kind;
+                                          }));
   }
 };
 
