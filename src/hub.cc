@@ -290,10 +290,10 @@ void Hub::attach(std::shared_ptr<Watch> watch) {
     }
     Volume& v = *s.volumes.at(id->second);
     watch->volume_id = v.id();
-    v.add(watch);
+    Volume::Next next = v.join(watch, *s.table, now, *s.logger);
     ++s.watch_count;
-    // The content may have changed between the load and the arm; the check is cheap.
-    s.mark(v.id(), Trigger::event);
+    if (next.check_now) s.mark(v.id(), *next.check_now);
+    if (next.due) s.schedule(v.id(), *next.due);
   }
   s.seams.events->wake();
 }

@@ -113,6 +113,11 @@ KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest>
   return result;
 }
 
+std::vector<Interest> KernelWatchTable::interests_of(Owner owner) const {
+  auto it = interests_.find(owner);
+  return it == interests_.end() ? std::vector<Interest>{} : it->second;
+}
+
 void KernelWatchTable::drop(Owner owner) {
   auto it = interests_.find(owner);
   if (it == interests_.end()) return;

@@ -50,6 +50,8 @@ class KernelWatchTable {
   Armed arm(Owner owner, std::vector<Interest> wanted);
   // Removes every interest of owner (and the kernel watches nobody else needs).
   void drop(Owner owner);
+  // The interests owner holds now.
+  std::vector<Interest> interests_of(Owner owner) const;
 
   // Calls concerned(owner, dir) for each owner an event concerns (dir: the watched
   // directory it was reported for), and applies the event's re-arming rules.

@@ -49,6 +49,22 @@ Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
       mode_(start.mode),
       mode_reason_(std::move(start.why)) {}
 
+Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
+                          SteadyTime now, spdlog::logger& hub_log) {
+  std::vector<Interest> found = watch->take_interests();
+  add(std::move(watch));
+  // The content may have changed between the load and the arm: the check is cheap.
+  Next next{.check_now = Trigger::event, .due = std::nullopt};
+  if (mode_ != ActiveMode::events) return next;
+  std::vector<Interest> wanted = table.interests_of(id_);  // the other watches'
+  add_anchor(dir_, wanted);
+  for (Interest& i : found)
+    if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
+  arm(table, std::move(wanted), hub_log, now, next);
+  wants_retry_ = false;  // a directory gone since the load: the check finds out
+  return next;
+}
+
 void Volume::add(std::shared_ptr<Watch> watch) {
   // A watch that joins a volume already in another mode (it fell back to polling) says so.
   if (watch->mode() != mode_) watch->set_mode(mode_, mode_reason_, false);
@@ -114,6 +130,28 @@ void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bo
   for (const auto& w : watches_) w->set_mode(mode_, why, quiet);
 }
 
+void Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
+                 SteadyTime now, Next& next) {
+  // The table keeps the only copy of the interests.
+  KernelWatchTable::Armed armed = table.arm(id_, std::move(wanted));
+  if (armed.refused) {
+    bool first = table.first_refusal(armed.refused);
+    if (first)
+      hub_log.warn("event=inotify_unavailable error=\"{}\" errno={} detail=\"falling back to "
+                   "polling; logged once per cause\"",
+                   armed.refused.message(), error_name(armed.refused));
+    fall_back_to_poll(table, "inotify_add_watch failed: " + armed.refused.message(), !first);
+    next.due = now + policy_.poll_interval;
+    return;
+  }
+  // A directory that went between the look and the arm: look again shortly.
+  if (armed.gone) wants_retry_ = true;
+  // Anything that changed before a new kernel watch raised no event (or raised it on a
+  // descriptor just released): look again, and read, since a same-size rewrite within one
+  // timestamp tick leaves the signature as it was.
+  if (armed.armed_now) next.check_now = Trigger::rehash;
+}
+
 Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime current_due,
                             bool announced_late, spdlog::logger& hub_log) {
   Next next;
@@ -121,24 +159,7 @@ Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime 
     fall_back_to_poll(table, "safety poll found a change that no event announced", false);
     next.due = now + policy_.poll_interval;
   } else if (mode_ == ActiveMode::events) {
-    // The table keeps the only copy of the interests.
-    KernelWatchTable::Armed armed = table.arm(id_, std::exchange(interests_, {}));
-    if (armed.refused) {
-      bool first = table.first_refusal(armed.refused);
-      if (first)
-        hub_log.warn("event=inotify_unavailable error=\"{}\" errno={} detail=\"falling back to "
-                     "polling; logged once per cause\"",
-                     armed.refused.message(), error_name(armed.refused));
-      fall_back_to_poll(table, "inotify_add_watch failed: " + armed.refused.message(), !first);
-      next.due = now + policy_.poll_interval;
-    } else {
-      // A directory that went between the look and the arm: look again shortly.
-      if (armed.gone) wants_retry_ = true;
-      // Anything that changed before a new kernel watch raised no event (or raised it on
-      // a descriptor just released): look again, and read, since a same-size rewrite within
-      // one timestamp tick leaves the signature as it was.
-      if (armed.armed_now) next.check_now = Trigger::rehash;
-    }
+    arm(table, std::exchange(interests_, {}), hub_log, now, next);
   }
   interests_ = {};  // armed, or not wanted while polling
   if (wants_retry_) {

@@ -60,8 +60,17 @@ class Volume {
   ActiveMode mode() const { return mode_; }
   const std::string& mode_reason() const { return mode_reason_; }
 
+  // What the hub is to do after a decision: check again at once, move the timer.
+  struct Next {
+    std::optional<Trigger> check_now;  // look again at once
+    std::optional<SteadyTime> due;     // the timer, if it moves
+  };
+
   // --- membership (hub lock) ---
-  void add(std::shared_ptr<Watch> watch);
+  // A watch joins, loaded: what its load found is armed at once, so that a change made
+  // right after start() already raises an event. Returns the check to run next.
+  Next join(std::shared_ptr<Watch> watch, KernelWatchTable& table, SteadyTime now,
+            spdlog::logger& hub_log);
   void remove(const Watch& watch);
   bool empty() const { return watches_.empty(); }
   std::size_t size() const { return watches_.size(); }
@@ -79,10 +88,6 @@ class Volume {
   bool found_unannounced_change() const { return unannounced_change_; }
 
   // --- after the check (hub lock) ---
-  struct Next {
-    std::optional<Trigger> check_now;  // look again at once
-    std::optional<SteadyTime> due;     // the timer, if it moves
-  };
   // Arms the interests the check found, and decides retry and fallback. announced_late:
   // the unannounced change the check found was announced after all, by an event queued
   // meanwhile.
@@ -92,6 +97,12 @@ class Volume {
   void fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet);
 
  private:
+  void add(std::shared_ptr<Watch> watch);
+  // Arms wanted (the volume's whole set of interests); falls back to polling if the kernel
+  // refuses, asks for a retry if a directory went, and for a reading check if a kernel
+  // watch is new.
+  void arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
+           SteadyTime now, Next& next);
   std::chrono::nanoseconds interval() const;
   std::chrono::nanoseconds retry_delay() const;
 

@@ -55,6 +55,9 @@ struct Bench {
     BOOST_REQUIRE(!w->load(fs, *clock, message));
     return w;
   }
+  Volume::Next join(Volume& v, std::shared_ptr<Watch> w) {
+    return v.join(std::move(w), table, clock->now(), *quiet);
+  }
   Volume::Next settle(Volume& v, bool announced_late = false) {
     return v.settle(table, clock->now(), clock->now() + 1h, announced_late, *quiet);
   }
@@ -70,7 +73,7 @@ BOOST_AUTO_TEST_CASE(a_check_resolves_data_once_for_every_key) {
   for (int i = 0; i < 10; ++i) keys["k" + std::to_string(i)] = "v" + std::to_string(i);
   b.publish(keys);
   Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
-  for (const auto& [name, content] : keys) v.add(b.key(name, b.options()));
+  for (const auto& [name, content] : keys) b.join(v, b.key(name, b.options()));
   CountingFilesystem counting(b.fs);
   v.check(counting, *b.clock, Trigger::poll, b.clock->now(), v.watches());
   BOOST_TEST(counting.readlinks["/cfg/..data"] == 1);
@@ -83,18 +86,18 @@ BOOST_AUTO_TEST_CASE(a_kubelet_volume_holds_one_kernel_watch_and_none_on_its_pay
   Bench b;
   b.publish({{"a", "1"}, {"b", "1"}});
   Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
-  v.add(b.key("a", b.options()));
-  v.add(b.key("b", b.options()));
-  v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
-  auto next = b.settle(v);
-  BOOST_TEST(next.check_now.has_value());  // armed only now: look again, reading
+  // The first key arms the volume as it joins (a change right after start() is an event);
+  // what changed before the arm is read by the check it asks for.
+  BOOST_TEST((b.join(v, b.key("a", b.options())).check_now == Trigger::rehash));
+  BOOST_TEST((b.join(v, b.key("b", b.options())).check_now == Trigger::event));  // nothing new
   BOOST_TEST(b.table.watched("/cfg"));
   BOOST_TEST(!b.table.watched("/cfg/" + *b.fs.read_link("/cfg/..data")));
   // The only other one is the root, for the name "cfg" (the anchor above the volume).
   BOOST_TEST(b.table.kernel_watch_count() == 2u);
   BOOST_TEST(b.table.watched("/"));
   v.check(b.fs, *b.clock, Trigger::rehash, b.clock->now(), v.watches());
-  BOOST_TEST(!b.settle(v).check_now.has_value());  // nothing new to arm
+  BOOST_TEST(!b.settle(v).check_now.has_value());  // the check found nothing new to arm
+  BOOST_TEST(b.table.kernel_watch_count() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(an_ancestor_the_kernel_will_not_watch_costs_nothing_but_that) {
@@ -102,7 +105,7 @@ BOOST_AUTO_TEST_CASE(an_ancestor_the_kernel_will_not_watch_costs_nothing_but_tha
   b.publish({{"a", "1"}});
   b.fs.apply({.kind = TreeOp::Kind::chmod, .path = "/", .mode = 0711});  // no listing, no watch
   Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
-  v.add(b.key("a", b.options()));
+  b.join(v, b.key("a", b.options()));
   v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
   auto next = b.settle(v);
   BOOST_TEST(v.mode() == ActiveMode::events);
@@ -141,7 +144,7 @@ BOOST_AUTO_TEST_CASE(timers_poll_rehash_every_nth_and_retry_first) {
   BOOST_TEST((next == now + 10s));
   // A look that caught a writer mid-change asks for a retry, which the next timer is.
   b.publish({{"a", "1"}});
-  events.add(b.key("a", b.options()));
+  b.join(events, b.key("a", b.options()));
   b.fs.inject_error(FsCall::open, errno_code(ENOENT), "/cfg", 10);  // the file keeps vanishing
   events.check(b.fs, *b.clock, Trigger::rehash, now, events.watches());
   auto settled = b.settle(events);
@@ -155,12 +158,12 @@ BOOST_AUTO_TEST_CASE(a_refused_kernel_watch_makes_every_key_poll) {
   b.publish({{"a", "1"}, {"b", "1"}});
   b.events.fail_add_watch(errno_code(ENOSPC));
   Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
-  v.add(b.key("a", b.options()));
-  v.add(b.key("b", b.options()));
-  v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
-  auto next = b.settle(v);
+  auto next = b.join(v, b.key("a", b.options()));
   BOOST_TEST(v.mode() == ActiveMode::poll);
-  BOOST_TEST(next.due.has_value());
+  BOOST_TEST((next.due == b.clock->now() + 1s));  // polls from now on
+  b.join(v, b.key("b", b.options()));  // joins a polling volume
+  v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
+  b.settle(v);
   BOOST_TEST(b.table.kernel_watch_count() == 0u);
   int mode_decisions = 0;
   for (const test::SeenDecision& d : b.decisions)
@@ -177,7 +180,7 @@ BOOST_AUTO_TEST_CASE(a_change_no_event_announced_makes_it_poll_unless_announced_
     Bench b;
     b.publish({{"a", "1"}});
     Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
-    v.add(b.key("a", b.options()));
+    b.join(v, b.key("a", b.options()));
     b.publish({{"a", "2"}});  // nobody told the volume
     v.check(b.fs, *b.clock, Trigger::safety_poll, b.clock->now(), v.watches());
     BOOST_TEST(v.found_unannounced_change());
