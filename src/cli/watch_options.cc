@@ -149,7 +149,8 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
            "refuse larger files, and larger keys of a --dir", "16MiB")
       ->group(group);
   app.add_flag("--allow-empty", c.watch.allow_empty,
-               "accept an empty file (refused by default: usually a writer caught mid-truncate)")
+               "accept an empty file or key, or a --dir without keys (refused by default: "
+               "usually a writer caught mid-truncate)")
       ->group(group);
 
   group = "Validation (before any action)";
