@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <boost/test/unit_test.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "actions.h"
 #include "cli_test_support.h"
@@ -297,6 +298,28 @@ BOOST_AUTO_TEST_CASE(a_directory_action_gets_the_dir_the_hashes_and_the_changed_
              "dir= path=/etc/app/a.yaml\nhash=h4 previous=h3\n"
              "added=[] changed=[] removed=[]\nfile=[unset]\n");
   std::fclose(log_out);
+}
+
+BOOST_AUTO_TEST_CASE(every_deployed_sidecar_watches_its_volume_as_a_directory) {
+  int sidecars = 0;
+  for (const auto& file : std::filesystem::directory_iterator(HOTRELOAD_SOURCE_DIR "/deploy")) {
+    if (!file.path().filename().string().starts_with("deployment-")) continue;
+    YAML::Node deployment = YAML::LoadFile(file.path());
+    for (const auto& container : deployment["spec"]["template"]["spec"]["containers"]) {
+      auto args = container["args"];
+      if (!args || args[0].as<std::string>() != "watch") continue;
+      ++sidecars;
+      std::vector<std::string> flags;
+      for (std::size_t i = 1; i < args.size(); ++i) flags.push_back(args[i].as<std::string>());
+      auto parsed = parse_watch_arguments(flags);
+      const std::string name = file.path().filename();
+      auto* why = std::get_if<std::string>(&parsed);
+      BOOST_REQUIRE_MESSAGE(!why, name << ": " << (why ? *why : ""));
+      BOOST_TEST(std::get<WatchConfig>(parsed).dirs.size() == 1u, name);
+      BOOST_TEST(std::get<WatchConfig>(parsed).paths.empty(), name);
+    }
+  }
+  BOOST_TEST(sidecars == 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
