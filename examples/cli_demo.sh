@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job through the real CLI: a ConfigMap-style volume updated the way the kubelet
-# updates it (kubelet_write), and `hotreload watch` validating every change (YAML syntax,
-# then a rule of ours) and running an action only for accepted ones — including an
-# invalid update that is refused while the last good config stays active, a key that
-# vanishes and comes back, and a /metrics scrape. Ends with a clean SIGTERM stop.
+# The main job through the real CLI: a ConfigMap volume with two keys, updated the way the
+# kubelet updates it (kubelet_write), and `hotreload watch --dir` taking each publish as
+# one snapshot — syntax-checked key by key, then validated by a rule that reads both keys
+# together — and running an action only for accepted snapshots: a publish that changes both
+# keys together, one refused by the rule and one by the syntax check (the last good
+# snapshot stays active), a key added, a /metrics scrape, and a clean SIGTERM stop.
 #
 #   examples/cli_demo.sh [BUILD_DIR]      (default build/release)
 set -euo pipefail
@@ -37,45 +38,47 @@ wait_for() {
 }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-step "a ConfigMap volume, published the kubelet's way"
-publish app.yaml='replicas: 1\nlog_level: info\n'
+step "a ConfigMap volume with two keys, published the kubelet's way"
+publish app.yaml='replicas: 1\n' limits.yaml='max_replicas: 3\n'
 (cd "$volume" && ls -la --time-style=+ . | sed -n '2,$p' | awk '{$1=$2=$3=$4=$5=""; print "  " $0}')
 
-step "hotreload watch --format yaml --validate-cmd … --exec … $volume/app.yaml"
+# The rule needs both keys: the validator reads them from HOTRELOAD_DIR, a private copy of
+# the new snapshot (never the live volume, which the kubelet may change meanwhile).
+rule='r=$(sed -n "s/^replicas: //p" "$HOTRELOAD_DIR/app.yaml")
+m=$(sed -n "s/^max_replicas: //p" "$HOTRELOAD_DIR/limits.yaml")
+[ "$r" -le "$m" ] 2>/dev/null || { echo "replicas ($r) must not exceed max_replicas ($m)" >&2; exit 1; }'
+
+step "hotreload watch --dir $volume --validate-cmd … --exec …"
 "$hotreload" watch \
-  --format yaml \
-  --validate-cmd 'grep -Eq "^replicas: [1-9]" || { echo "replicas must be a positive number" >&2; exit 1; }' \
-  --exec 'printf "  action: reloading the app, %s %.12s -> %.12s\n" "$(basename "$HOTRELOAD_PATH")" "$HOTRELOAD_PREVIOUS_HASH" "$HOTRELOAD_HASH" >> '"$volume.actions" \
-  --metrics-listen "127.0.0.1:$port" \
-  "$volume/app.yaml" >"$log" 2>&1 &
+  --dir "$volume" \
+  --validate-cmd "$rule" \
+  --exec '{ printf "  action: reloading the app, snapshot %.12s -> %.12s" "$HOTRELOAD_PREVIOUS_HASH" "$HOTRELOAD_HASH"
+            for k in $HOTRELOAD_ADDED; do printf ", added %s" "$k"; done
+            for k in $HOTRELOAD_CHANGED; do printf ", changed %s" "$k"; done
+            for k in $HOTRELOAD_REMOVED; do printf ", removed %s" "$k"; done; echo; } >> '"$volume.actions" \
+  --metrics-listen "127.0.0.1:$port" >"$log" 2>&1 &
 watcher=$!
 tail -n +1 -f "$log" --pid="$watcher" 2>/dev/null | sed -u 's/^/  /' &
 wait_for "event=loaded"
 
-step "kubelet publishes replicas: 2"
-publish app.yaml='replicas: 2\nlog_level: info\n'
+step "kubelet publishes replicas: 5 with max_replicas: 8 (one publish: never one key without the other)"
+publish app.yaml='replicas: 5\n' limits.yaml='max_replicas: 8\n'
 wait_for "event=reloaded" 1
 
-step "kubelet publishes replicas: 0 (refused by the validator; replicas: 2 stays)"
-publish app.yaml='replicas: 0\nlog_level: info\n'
+step "kubelet publishes replicas: 9 (refused by the rule; the last good snapshot stays)"
+publish app.yaml='replicas: 9\n' limits.yaml='max_replicas: 8\n'
 wait_for "event=rejected" 1
 
-step "kubelet publishes broken YAML (refused by the syntax check)"
-publish app.yaml='replicas: [3\n'
+step "kubelet publishes broken YAML in limits.yaml (refused by the syntax check, which names the key)"
+publish app.yaml='replicas: 5\n' limits.yaml='max_replicas: [8\n'
 wait_for "event=rejected" 2
 
-step "kubelet publishes replicas: 3"
-publish app.yaml='replicas: 3\nlog_level: debug\n'
+step "kubelet publishes a third key, flags.json"
+publish app.yaml='replicas: 5\n' limits.yaml='max_replicas: 8\n' flags.json='{"dark_mode": true}\n'
 wait_for "event=reloaded" 2
 
-step "the key is removed from the ConfigMap, then comes back"
-publish other.yaml='x: 1\n'
-wait_for "event=missing" 1
-publish app.yaml='replicas: 4\nlog_level: info\n'
-wait_for "event=reloaded" 3
-
-step "actions run, one per accepted change"
-for _ in $(seq 1 200); do [ -f "$volume.actions" ] && [ "$(wc -l <"$volume.actions")" -ge 3 ] && break; sleep 0.025; done
+step "actions run, one per accepted snapshot"
+for _ in $(seq 1 200); do [ -f "$volume.actions" ] && [ "$(wc -l <"$volume.actions")" -ge 2 ] && break; sleep 0.025; done
 cat "$volume.actions"
 
 step "curl http://127.0.0.1:$port/metrics (histogram buckets left out)"

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "hotreload/snapshot.h"
+
 namespace hotreload {
 
 const std::vector<double>& DurationHistogram::default_bounds_seconds() {
@@ -29,11 +31,14 @@ void DurationHistogram::observe(std::chrono::nanoseconds duration) {
 }
 
 void MetricsRecorder::record(const Decision& decision) {
-  if (decision.kind != DecisionKind::reloaded) return;
+  const bool accepted =
+      decision.kind == DecisionKind::reloaded || decision.kind == DecisionKind::loaded;
+  if (!accepted) return;
   std::lock_guard lock(mu_);
-  auto it = durations_.find(decision.path);
-  if (it == durations_.end()) it = durations_.emplace(std::string(decision.path), DurationHistogram{}).first;
-  it->second.observe(decision.latency);
+  auto it = by_path_.find(decision.path);
+  if (it == by_path_.end()) it = by_path_.try_emplace(std::string(decision.path)).first;
+  if (decision.kind == DecisionKind::reloaded) it->second.durations.observe(decision.latency);
+  if (decision.snapshot) it->second.snapshot_keys = decision.snapshot->keys.size();
 }
 
 std::function<void(const Decision&)> MetricsRecorder::observer() {
@@ -43,6 +48,7 @@ std::function<void(const Decision&)> MetricsRecorder::observer() {
 WatchMetrics MetricsRecorder::collect(const Status& status) const {
   WatchMetrics m;
   m.path = status.path;
+  m.volume = status.volume;
   // The initial load is a success too: it is what last_success_timestamp first reports.
   m.success_total = status.reloads + (status.hash ? 1 : 0);
   m.error_total = status.errors;
@@ -52,8 +58,11 @@ WatchMetrics MetricsRecorder::collect(const Status& status) const {
   if (status.hash) m.hash_hex = status.hash->hex();
   m.mode = status.mode;
   std::lock_guard lock(mu_);
-  auto it = durations_.find(status.path);
-  if (it != durations_.end()) m.reload_duration = it->second;
+  auto it = by_path_.find(status.path);
+  if (it != by_path_.end()) {
+    m.reload_duration = it->second.durations;
+    m.snapshot_keys = it->second.snapshot_keys;
+  }
   return m;
 }
 
@@ -144,41 +153,51 @@ std::string render_prometheus(const MetricsSnapshot& snapshot, std::string_view 
                                 "\": use letters, digits, '_' and ':', not starting with a digit");
   Writer w(prefix);
   const auto& watches = snapshot.watches;
-  auto by_path = [](const WatchMetrics& m) { return Labels{{"path", m.path}}; };
+  // Every sample of a watch: its path and volume, then the sample's own label, if any.
+  auto labelled = [](const WatchMetrics& m, const char* name = nullptr, std::string value = {}) {
+    Labels l{{"path", m.path}};
+    if (!m.volume.empty()) l.emplace_back("volume", m.volume);
+    if (name) l.emplace_back(name, std::move(value));
+    return l;
+  };
 
   w.family("success_total", "Contents accepted (the initial load and every reload).", "counter");
-  for (const auto& m : watches) w.sample("success_total", by_path(m), double(m.success_total));
+  for (const auto& m : watches) w.sample("success_total", labelled(m), double(m.success_total));
 
   w.family("error_total", "Failures: rejected contents, read errors, missing files.", "counter");
-  for (const auto& m : watches) w.sample("error_total", by_path(m), double(m.error_total));
+  for (const auto& m : watches) w.sample("error_total", labelled(m), double(m.error_total));
 
   w.family("last_success_timestamp_seconds",
            "Unix time at which the active content was accepted.", "gauge");
   for (const auto& m : watches)
     if (m.last_success_timestamp_seconds)
-      w.sample("last_success_timestamp_seconds", by_path(m), *m.last_success_timestamp_seconds);
+      w.sample("last_success_timestamp_seconds", labelled(m), *m.last_success_timestamp_seconds);
 
-  w.family("content_hash_info", "SHA-256 of the active content (always 1).", "gauge");
+  w.family("content_hash_info",
+           "SHA-256 of the active content, or of a directory's active snapshot (always 1).",
+           "gauge");
   for (const auto& m : watches)
-    if (m.hash_hex) w.sample("content_hash_info", {{"path", m.path}, {"hash", *m.hash_hex}}, 1);
+    if (m.hash_hex) w.sample("content_hash_info", labelled(m, "hash", *m.hash_hex), 1);
 
   w.family("mode_info", "How changes are detected: events (inotify) or poll (always 1).",
            "gauge");
   for (const auto& m : watches)
-    w.sample("mode_info", {{"path", m.path}, {"mode", std::string(to_string(m.mode))}}, 1);
+    w.sample("mode_info", labelled(m, "mode", std::string(to_string(m.mode))), 1);
+
+  w.family("snapshot_keys", "Keys in the active snapshot of a watched directory.", "gauge");
+  for (const auto& m : watches)
+    if (m.snapshot_keys) w.sample("snapshot_keys", labelled(m), double(*m.snapshot_keys));
 
   w.family("reload_duration_seconds",
            "From the moment a change was noticed to the end of the callback.", "histogram");
   for (const auto& m : watches) {
     const DurationHistogram& h = m.reload_duration;
     for (std::size_t i = 0; i < h.upper_bounds_seconds().size(); ++i)
-      w.sample("reload_duration_seconds_bucket",
-               {{"path", m.path}, {"le", number(h.upper_bounds_seconds()[i])}},
+      w.sample("reload_duration_seconds_bucket", labelled(m, "le", number(h.upper_bounds_seconds()[i])),
                double(h.cumulative_counts()[i]));
-    w.sample("reload_duration_seconds_bucket", {{"path", m.path}, {"le", "+Inf"}},
-             double(h.count()));
-    w.sample("reload_duration_seconds_sum", by_path(m), h.sum_seconds());
-    w.sample("reload_duration_seconds_count", by_path(m), double(h.count()));
+    w.sample("reload_duration_seconds_bucket", labelled(m, "le", "+Inf"), double(h.count()));
+    w.sample("reload_duration_seconds_sum", labelled(m), h.sum_seconds());
+    w.sample("reload_duration_seconds_count", labelled(m), double(h.count()));
   }
 
   for (const MetricFamily& f : snapshot.extra) {

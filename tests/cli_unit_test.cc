@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(json_log_lines_carry_the_contract_fields_for_each_event) {
                 .error = std::make_error_code(std::errc::permission_denied), .detail = "/p/..x/key"});
   log.decision({.kind = DecisionKind::mode, .path = "/p", .detail = "fuse", .mode = ActiveMode::poll});
   log.decision({.kind = DecisionKind::slow_callback, .path = "/p"});  // not in the contract
-  log.action_failed("/p", "webhook", "could not connect", 4);
+  log.action_failed("/p", "/", "webhook", "could not connect", 4);
   log.stopped(Status{.path = "/p", .hash = h, .reloads = 2});
   auto read_all = [](std::FILE* f) {
     std::rewind(f);

@@ -3,15 +3,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <atomic>
 #include <boost/test/unit_test.hpp>
-#include <httplib.h>
-#include <mutex>
-#include <thread>
 
+#include "cli_http.h"
 #include "cli_test_support.h"
 #include "hotreload/digest.h"
-#include "prometheus_text.h"
 
 using namespace hotreload;
 using namespace hotreload::test;
@@ -20,52 +16,6 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string sha(const std::string& content) { return Digest::of(content).hex(); }
-
-// A local HTTP server standing in for the service a webhook reloads.
-class ReloadEndpoint {
- public:
-  explicit ReloadEndpoint(int failures_first) : failures_left_(failures_first) {
-    server_.Post("/-/reload", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      bodies_.push_back(req.body);
-      if (failures_left_ > 0) {
-        --failures_left_;
-        res.status = 503;
-        return;
-      }
-      res.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    BOOST_REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~ReloadEndpoint() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/-/reload"; }
-  std::vector<std::string> bodies() {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  int failures_left_;
-  std::vector<std::string> bodies_;
-};
-
-std::vector<PromSample> scrape(int port, const std::string& path = "/metrics") {
-  httplib::Client client("127.0.0.1", port);
-  auto res = client.Get(path.c_str());
-  BOOST_REQUIRE_MESSAGE(res, "GET " << path << " failed: " << httplib::to_string(res.error()));
-  BOOST_REQUIRE(res->status == 200);
-  BOOST_TEST(contains(res->get_header_value("Content-Type"), "text/plain; version=0.0.4"));
-  return parse_prometheus_text(res->body);
-}
 
 }  // namespace
 
@@ -119,8 +69,9 @@ BOOST_AUTO_TEST_CASE(reload_and_rejection_lines_follow_the_json_contract) {
   // The contract: every stdout line is a JSON object with ts, level, event and path.
   for (const std::string& line : cli.lines()) {
     auto j = nlohmann::json::parse(line);
-    for (const char* field : {"ts", "level", "event", "path"})
+    for (const char* field : {"ts", "level", "event", "path", "volume"})
       BOOST_TEST(j.contains(field), "missing " << field << " in " << line);
+    BOOST_TEST(j["volume"] == vol.dir(), line);
   }
 }
 
@@ -318,6 +269,8 @@ BOOST_AUTO_TEST_CASE(the_webhook_is_retried_until_the_service_accepts) {
   BOOST_TEST(body["path"] == path);
   BOOST_TEST(body["hash"] == sha("v: 2\n"));
   BOOST_TEST(body["previous_hash"] == sha("v: 1\n"));
+  BOOST_TEST(body["volume"] == vol.dir());  // a file's body: the directory it belongs to
+  BOOST_TEST(!body.contains("added"));      // keys are a directory's
   BOOST_TEST(cli.stop() == 0);
   for (const auto& l : cli.lines()) BOOST_TEST(!contains(l, "action_failed"));
 }
@@ -372,6 +325,8 @@ BOOST_AUTO_TEST_CASE(metrics_are_served_in_prometheus_text_with_the_chosen_prefi
   BOOST_TEST(*prom_value(s, "kubernaut_hotreload_content_hash_info",
                          {{"path", path}, {"hash", sha("{\"v\": 2}")}}) == 1);
   BOOST_TEST(*prom_value(s, "kubernaut_hotreload_mode_info", {{"path", path}, {"mode", "events"}}) == 1);
+  BOOST_TEST(*prom_value(s, "kubernaut_hotreload_success_total", {{"path", path}, {"volume", vol.dir()}}) == 2);
+  BOOST_TEST(!prom_value(s, "kubernaut_hotreload_snapshot_keys", p));  // a file has no snapshot
   BOOST_TEST(*prom_value(s, "kubernaut_hotreload_reload_duration_seconds_count", p) == 1);
   BOOST_TEST(*prom_value(s, "kubernaut_hotreload_reload_duration_seconds_bucket",
                          {{"path", path}, {"le", "+Inf"}}) == 1);
@@ -420,7 +375,7 @@ BOOST_AUTO_TEST_CASE(bad_command_lines_exit_2_with_the_reason) {
   };
   std::vector<Case> cases{
       {{"watch", "--frobnicate", dir / "app.yaml"}, "unknown option \"--frobnicate\""},
-      {{"watch"}, "no PATH to watch"},
+      {{"watch"}, "no PATH or --dir DIR to watch"},
       {{"watch", "--poll-interval", "5x", dir / "app.yaml"}, "invalid duration \"5x\""},
       {{"watch", "--signal", "HUP", dir / "app.yaml"}, "--signal needs a target"},
       {{"watch", "--webhook", "ftp://x/", dir / "app.yaml"}, "scheme must be http or https"},

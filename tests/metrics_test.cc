@@ -5,6 +5,7 @@
 #include "hotreload/digest.h"
 #include "hotreload/hub.h"
 #include "hotreload/metrics.h"
+#include "hotreload/snapshot.h"
 #include "prometheus_text.h"
 #include "test_support.h"
 
@@ -132,6 +133,35 @@ BOOST_AUTO_TEST_CASE(recorder_joins_a_real_watchers_status_and_latencies) {
   other.path = "/elsewhere";
   BOOST_TEST(recorder.collect(other).reload_duration.count() == 0u);
   BOOST_TEST(recorder.collect(other).success_total == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_exposes_its_key_count_and_every_sample_its_volume) {
+  MetricsRecorder recorder;
+  Snapshot snap;
+  snap.dir = "/etc/app";
+  for (const char* key : {"a.yaml", "b.yaml", "c.yaml"}) snap.keys.emplace(key, SnapshotKey{key, Digest::of(key)});
+  snap.hash = snapshot_hash(snap.keys);
+  recorder.record({.kind = DecisionKind::loaded, .path = "/etc/app", .volume = "/etc/app",
+                   .hash = snap.hash, .snapshot = &snap});
+  Status dir{.path = "/etc/app", .volume = "/etc/app", .hash = snap.hash};
+  BOOST_TEST(*recorder.collect(dir).snapshot_keys == 3u);
+  snap.keys.erase("c.yaml");
+  recorder.record({.kind = DecisionKind::reloaded, .path = "/etc/app", .volume = "/etc/app",
+                   .hash = snap.hash, .snapshot = &snap});
+  recorder.record({.kind = DecisionKind::rejected, .path = "/etc/app", .volume = "/etc/app",
+                   .hash = Digest::of("x"), .snapshot = &snap});  // a refusal changes nothing
+  WatchMetrics m = recorder.collect(dir);
+  BOOST_TEST(*m.snapshot_keys == 2u);
+  BOOST_TEST(m.volume == "/etc/app");
+  BOOST_TEST(m.reload_duration.count() == 1u);
+
+  WatchMetrics file = sample_watch("/etc/app/app.yaml");
+  file.volume = "/etc/app";
+  auto samples = parse_prometheus_text(render_prometheus({{m, file}, {}}));
+  BOOST_TEST(*prom_value(samples, "hotreload_snapshot_keys", {{"path", "/etc/app"}, {"volume", "/etc/app"}}) == 2);
+  BOOST_TEST(!prom_value(samples, "hotreload_snapshot_keys", {{"path", "/etc/app/app.yaml"}}));
+  // Every sample of both watches names its volume.
+  for (const auto& s : samples) BOOST_TEST(s.labels.at("volume") == "/etc/app", s.name);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,17 +1,24 @@
 // Metrics: what a service exposes about its watched files, in Prometheus text format.
 //
 // A MetricsRecorder listens to decisions (Options::on_decision) for what status() cannot
-// tell — how long each reload took — and collect() joins that with FileWatcher::status()
-// into a snapshot. render_prometheus() turns a snapshot into the text exposition format
-// (version 0.0.4), so a service that embeds FileWatcher serves the same metrics, under
-// the same names, as the `hotreload watch` sidecar:
+// tell — how long each reload took, how many keys a snapshot holds — and collect() joins
+// that with Watcher::status() into a snapshot. render_prometheus() turns a snapshot into
+// the text exposition format (version 0.0.4), so a service that embeds FileWatcher or
+// VolumeWatcher serves the same metrics, under the same names, as the `hotreload watch`
+// sidecar. Every sample carries path (the watched file or directory) and volume (the
+// directory it belongs to):
 //
-//   hotreload_success_total{path}                  counter: accepted contents (load + reloads)
-//   hotreload_error_total{path}                    counter: rejections, read errors, vanishings
-//   hotreload_last_success_timestamp_seconds{path} gauge: when the active content was accepted
-//   hotreload_content_hash_info{path,hash}         gauge 1: the active content's SHA-256
-//   hotreload_mode_info{path,mode}                 gauge 1: events or poll
-//   hotreload_reload_duration_seconds{path}        histogram: change noticed → callback done
+//   hotreload_success_total                  counter: accepted contents (load + reloads)
+//   hotreload_error_total                    counter: rejections, read errors, vanishings
+//   hotreload_last_success_timestamp_seconds gauge: when the active content was accepted
+//   hotreload_content_hash_info{hash}        gauge 1: the active content's (snapshot's) SHA-256
+//   hotreload_mode_info{mode}                gauge 1: events or poll
+//   hotreload_reload_duration_seconds        histogram: change noticed → callback done
+//   hotreload_snapshot_keys                  gauge: keys in a watched directory's active
+//                                            snapshot (VolumeWatcher only)
+//
+// One series per watch, never one per key: a directory may hold up to
+// KeySelection::keys_max keys, and the keys themselves are in the log lines.
 //
 // The "hotreload_" prefix is a parameter, so existing dashboards keep their names.
 #pragma once
@@ -57,15 +64,17 @@ class DurationHistogram {
   double sum_seconds_ = 0;
 };
 
-// Everything exposed about one watched file.
+// Everything exposed about one watched file or directory.
 struct WatchMetrics {
   std::string path;
+  std::string volume;  // the directory path belongs to (path itself for a VolumeWatcher)
   uint64_t success_total = 0;
   uint64_t error_total = 0;
   std::optional<double> last_success_timestamp_seconds;  // Unix time
   std::optional<std::string> hash_hex;                   // 64 hex digits
   ActiveMode mode = ActiveMode::events;
   DurationHistogram reload_duration;
+  std::optional<std::size_t> snapshot_keys;  // a VolumeWatcher's active snapshot, once loaded
 };
 
 // A metric family the caller adds beside the watch metrics (the CLI's action counters).
@@ -93,12 +102,16 @@ class MetricsRecorder {
   // An on_decision callback that records into this recorder.
   std::function<void(const Decision&)> observer();
 
-  // The metrics of one watched file: its status joined with the recorded histogram.
+  // The metrics of one watch: its status joined with what its decisions recorded.
   WatchMetrics collect(const Status& status) const;
 
  private:
+  struct Recorded {
+    DurationHistogram durations{};
+    std::optional<std::size_t> snapshot_keys;
+  };
   mutable std::mutex mu_;
-  std::map<std::string, DurationHistogram, std::less<>> durations_;
+  std::map<std::string, Recorded, std::less<>> by_path_;
 };
 
 inline constexpr std::string_view kDefaultMetricsPrefix = "hotreload_";

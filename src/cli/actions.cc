@@ -52,11 +52,11 @@ void ActionRunner::enqueue(ActionJob job) {
   }
   wake_.notify_all();
   if (dropped) {
-    count(dropped->path, "queue", false);
-    log_.action_failed(dropped->path, "queue",
-                       "action queue full (" + std::to_string(config_.queue_max) +
-                           " jobs): dropped the actions for hash " + dropped->hash,
-                       0);
+    count(*dropped, "queue", false);
+    failed(*dropped, "queue",
+           "action queue full (" + std::to_string(config_.queue_max) +
+               " jobs): dropped the actions for hash " + dropped->hash,
+           0);
   }
 }
 
@@ -100,21 +100,27 @@ void ActionRunner::run(const ActionJob& job) {
 }
 
 void ActionRunner::run_exec(const ActionJob& job) {
+  std::vector<std::pair<std::string, std::string>> environment{
+      {"HOTRELOAD_PATH", job.path},
+      {"HOTRELOAD_HASH", job.hash},
+      {"HOTRELOAD_PREVIOUS_HASH", job.previous_hash}};
+  if (job.keys) {
+    environment.emplace_back("HOTRELOAD_DIR", job.path);
+    for (auto& variable : job.keys->environment()) environment.push_back(std::move(variable));
+  }
   CommandResult r = run_shell_command({
       .command = config_.exec_command,
-      .environment = {{"HOTRELOAD_PATH", job.path},
-                      {"HOTRELOAD_HASH", job.hash},
-                      {"HOTRELOAD_PREVIOUS_HASH", job.previous_hash}},
+      .environment = std::move(environment),
       .timeout = config_.exec_timeout,
   });
   // Pass the command's own complaints on; only the first line goes into the event.
   if (!r.stderr_head.empty()) std::fwrite(r.stderr_head.data(), 1, r.stderr_head.size(), stderr);
   bool ok = r.succeeded();
-  count(job.path, "exec", ok);
+  count(job, "exec", ok);
   if (!ok) {
     std::string error = "exec " + r.describe(config_.exec_timeout);
     if (std::string line = r.first_stderr_line(); !line.empty()) error += ": " + line;
-    failed(job.path, "exec", error);
+    failed(job, "exec", error);
   }
 }
 
@@ -125,43 +131,51 @@ void ActionRunner::run_signal(const ActionJob& job) {
   } else {
     auto read = read_pid_file(config_.pid_file);
     if (auto* why = std::get_if<std::string>(&read)) {
-      count(job.path, "signal", false);
-      failed(job.path, "signal", *why);
+      count(job, "signal", false);
+      failed(job, "signal", *why);
       return;
     }
     pid = std::get<pid_t>(read);
   }
   bool ok = ::kill(pid, *config_.signal) == 0;
-  count(job.path, "signal", ok);
+  count(job, "signal", ok);
   if (!ok)
-    failed(job.path, "signal",
+    failed(job, "signal",
            "kill(" + std::to_string(pid) + ", " + signal_name(*config_.signal) +
                "): " + std::strerror(errno));
 }
 
 void ActionRunner::run_webhook(const ActionJob& job) {
-  nlohmann::json body = {{"path", job.path}, {"hash", job.hash}, {"previous_hash", job.previous_hash}};
+  nlohmann::json body = {{"path", job.path},
+                         {"volume", job.volume},
+                         {"hash", job.hash},
+                         {"previous_hash", job.previous_hash}};
+  if (job.keys) {
+    body["added"] = job.keys->added;
+    body["changed"] = job.keys->changed;
+    body["removed"] = job.keys->removed;
+  }
   WebhookOutcome out = post_webhook(
       *config_.webhook, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
       [this](std::chrono::milliseconds d) { return wait_unless_stopping(d); });
-  count(job.path, "webhook", out.ok);
+  count(job, "webhook", out.ok);
   if (!out.ok)
-    failed(job.path, "webhook",
+    failed(job, "webhook",
            "POST " + config_.webhook->url + ": " + out.error + " after " +
                std::to_string(out.attempts) + " attempt" + (out.attempts == 1 ? "" : "s"),
            out.attempts);
 }
 
-void ActionRunner::count(const std::string& path, const char* action, bool ok) {
+void ActionRunner::count(const ActionJob& job, const char* action, bool ok) {
   std::lock_guard lock(mu_);
-  Counts& c = counts_[{path, action}];
+  Counts& c = counts_[{job.path, job.volume, action}];
   ++c.runs;
   if (!ok) ++c.failures;
 }
 
-void ActionRunner::failed(const std::string& path, const char* action, const std::string& error,
+void ActionRunner::failed(const ActionJob& job, const char* action, const std::string& error,
                           unsigned attempts) {
-  log_.action_failed(path, action, error, attempts);
+  log_.action_failed(job.path, job.volume, action, error, attempts);
 }
 
 std::vector<MetricFamily> ActionRunner::metric_families() const {
@@ -170,8 +184,10 @@ std::vector<MetricFamily> ActionRunner::metric_families() const {
                         "Actions that failed (logged as event=action_failed).", "counter", {}};
   std::lock_guard lock(mu_);
   for (const auto& [key, c] : counts_) {
-    std::vector<std::pair<std::string, std::string>> labels{{"path", key.first},
-                                                            {"action", key.second}};
+    const auto& [path, volume, action] = key;
+    std::vector<std::pair<std::string, std::string>> labels{{"path", path}};
+    if (!volume.empty()) labels.emplace_back("volume", volume);
+    labels.emplace_back("action", action);
     runs.samples.push_back({labels, double(c.runs)});
     failures.samples.push_back({labels, double(c.failures)});
   }

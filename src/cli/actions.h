@@ -18,10 +18,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "event_log.h"
 #include "hotreload/metrics.h"
+#include "key_changes.h"
 #include "webhook.h"
 
 namespace hotreload::cli {
@@ -38,11 +40,13 @@ struct ActionConfig {
   bool any() const { return !exec_command.empty() || signal || webhook; }
 };
 
-// One accepted change.
+// One accepted change: of a file, or of a directory's snapshot.
 struct ActionJob {
-  std::string path;
-  std::string hash;           // the new content's SHA-256, hex
+  std::string path;           // the watched file or directory
+  std::string hash;           // the new content's (snapshot's) SHA-256, hex
   std::string previous_hash;  // the content it replaced
+  std::string volume;         // the directory path belongs to (path itself for a directory)
+  std::optional<KeyChanges> keys;  // a directory's: the keys added, changed, removed
 };
 
 class ActionRunner {
@@ -57,7 +61,7 @@ class ActionRunner {
   // Finishes the action in flight (cutting webhook backoff short), drops queued jobs.
   void stop();
 
-  // action_runs_total / action_failures_total by path and action, for /metrics.
+  // action_runs_total / action_failures_total by path, volume and action, for /metrics.
   std::vector<MetricFamily> metric_families() const;
 
  private:
@@ -66,8 +70,8 @@ class ActionRunner {
   void run_exec(const ActionJob& job);
   void run_signal(const ActionJob& job);
   void run_webhook(const ActionJob& job);
-  void count(const std::string& path, const char* action, bool ok);
-  void failed(const std::string& path, const char* action, const std::string& error,
+  void count(const ActionJob& job, const char* action, bool ok);
+  void failed(const ActionJob& job, const char* action, const std::string& error,
               unsigned attempts = 1);
   bool wait_unless_stopping(std::chrono::milliseconds d);
 
@@ -82,7 +86,7 @@ class ActionRunner {
     uint64_t runs = 0;
     uint64_t failures = 0;
   };
-  std::map<std::pair<std::string, std::string>, Counts> counts_;
+  std::map<std::tuple<std::string, std::string, std::string>, Counts> counts_;  // path, volume, action
   std::thread worker_;
 };
 

@@ -97,12 +97,7 @@ class CommandLine {
                      const std::string& default_text = {}) {
     CLI::Option* option = app.add_option_function<std::string>(
         name, [store, parse](const std::string& text) { store(std::get<0>(parse(text))); }, help);
-    option->check(CLI::Validator(
-        [parse](std::string& text) {
-          auto parsed = parse(text);
-          return parsed.index() == 1 ? std::get<1>(parsed) : std::string();
-        },
-        ""));
+    option->check(checker(std::move(parse)));
     option->type_name(value_name);
     if (!default_text.empty()) option->default_str(default_text);
     return option;
@@ -116,6 +111,25 @@ class CommandLine {
     return value<T>(
         app, name, [&target](T v) { target = std::move(v); }, std::move(parse), value_name, help,
         default_text);
+  }
+
+  // --name VALUE, repeatable ("--include a --include b"; each occurrence takes one value):
+  // every value checked by parse, then handed to store in the order given.
+  template <class T>
+  CLI::Option* values(CLI::App& app, const std::string& name, std::function<void(T)> store,
+                      std::type_identity_t<ParseFn<T>> parse, const std::string& value_name,
+                      const std::string& help) {
+    CLI::Option* option = app.add_option_function<std::vector<std::string>>(
+        name,
+        [store, parse](const std::vector<std::string>& texts) {
+          for (const std::string& text : texts) store(std::get<0>(parse(text)));
+        },
+        help);
+    option->type_size(1)->expected(1)->allow_extra_args(false);
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    option->check(checker(std::move(parse)));
+    option->type_name(value_name);
+    return option;
   }
 
   // Rules between flags, each with the sentence a user reads when it is broken.
@@ -141,6 +155,17 @@ class CommandLine {
   int finish(const Result& result, int exit_usage = 2) const;
 
  private:
+  // parse as a CLI11 validator: its sentence is the error.
+  template <class T>
+  static CLI::Validator checker(ParseFn<T> parse) {
+    return CLI::Validator(
+        [parse = std::move(parse)](std::string& text) {
+          auto parsed = parse(text);
+          return parsed.index() == 1 ? std::get<1>(parsed) : std::string();
+        },
+        "");
+  }
+
   std::string explain(const CLI::ParseError& e, CLI::App* command) const;
 
   std::unique_ptr<CLI::App> app_;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hotreload/errors.h"
+#include "hotreload/snapshot.h"
 
 namespace hotreload::cli {
 
@@ -28,12 +29,14 @@ std::string dump(const Json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Json header(std::string_view level, std::string_view event, std::string_view path) {
+Json header(std::string_view level, std::string_view event, std::string_view path,
+           std::string_view volume) {
   Json j;
   j["ts"] = timestamp_now();
   j["level"] = level;
   j["event"] = event;
   j["path"] = path;
+  j["volume"] = volume;
   return j;
 }
 
@@ -45,6 +48,25 @@ std::string quoted_if_needed(std::string_view v) {
     out.push_back(c == '\n' ? ' ' : c);
   }
   return out + "\"";
+}
+
+// The text line's additions to the library's: volume= when it says something the path
+// does not, and a snapshot's key count and changed keys.
+std::string text_fields(std::string_view path, std::string_view volume, const Snapshot* snapshot) {
+  std::string out;
+  if (volume != path) out += " volume=" + quoted_if_needed(volume);
+  if (!snapshot) return out;
+  out += " keys=" + std::to_string(snapshot->keys.size());
+  auto list = [&](const char* name, const std::vector<std::string>& keys) {
+    if (keys.empty()) return;
+    std::string joined;
+    for (const std::string& key : keys) joined += (joined.empty() ? "" : ",") + key;
+    out += std::string(" ") + name + "=" + quoted_if_needed(joined);
+  };
+  list("added", snapshot->added);
+  list("changed", snapshot->changed);
+  list("removed", snapshot->removed);
+  return out;
 }
 
 }  // namespace
@@ -72,11 +94,18 @@ void EventLog::write(std::FILE* to, const std::string& line) {
 void EventLog::decision(const Decision& d) {
   if (format_ == LogFormat::text || d.kind == DecisionKind::slow_callback) {
     std::FILE* to = format_ == LogFormat::text ? out_ : err_;
-    write(to, timestamp_now() + " " + std::string(level_of(d.kind)) + " " + format_decision(d));
+    write(to, timestamp_now() + " " + std::string(level_of(d.kind)) + " " + format_decision(d) +
+                  text_fields(d.path, d.volume, d.snapshot));
     return;
   }
-  Json j = header(level_of(d.kind), to_string(d.kind), d.path);
+  Json j = header(level_of(d.kind), to_string(d.kind), d.path, d.volume);
   if (d.hash) j["hash"] = d.hash->hex();
+  if (d.snapshot) {
+    j["keys"] = d.snapshot->keys.size();
+    j["added"] = d.snapshot->added;
+    j["changed"] = d.snapshot->changed;
+    j["removed"] = d.snapshot->removed;
+  }
   switch (d.kind) {
     case DecisionKind::rejected:
       j["error"] = d.detail.empty() ? d.error.message() : std::string(d.detail);
@@ -103,15 +132,15 @@ void EventLog::decision(const Decision& d) {
   write(out_, dump(j));
 }
 
-void EventLog::action_failed(std::string_view path, std::string_view action,
-                             std::string_view error, unsigned attempts) {
+void EventLog::action_failed(std::string_view path, std::string_view volume,
+                             std::string_view action, std::string_view error, unsigned attempts) {
   if (format_ == LogFormat::text) {
     write(out_, timestamp_now() + " error event=action_failed path=" + quoted_if_needed(path) +
                     " action=" + std::string(action) + " error=" + quoted_if_needed(error) +
-                    " attempts=" + std::to_string(attempts));
+                    " attempts=" + std::to_string(attempts) + text_fields(path, volume, nullptr));
     return;
   }
-  Json j = header("error", "action_failed", path);
+  Json j = header("error", "action_failed", path, volume);
   j["action"] = action;
   j["error"] = error;
   j["attempts"] = attempts;
@@ -123,10 +152,11 @@ void EventLog::stopped(const Status& s) {
   if (format_ == LogFormat::text) {
     write(out_, timestamp_now() + " info event=stopped path=" + quoted_if_needed(s.path) +
                     " hash=" + (s.hash ? s.hash->short_hex() : "none") +
-                    " reloads=" + std::to_string(s.reloads) + " errors=" + std::to_string(s.errors));
+                    " reloads=" + std::to_string(s.reloads) + " errors=" + std::to_string(s.errors) +
+                    text_fields(s.path, s.volume, nullptr));
     return;
   }
-  Json j = header("info", "stopped", s.path);
+  Json j = header("info", "stopped", s.path, s.volume);
   if (s.hash) j["hash"] = hash;
   j["reloads"] = s.reloads;
   j["errors"] = s.errors;

@@ -2,10 +2,13 @@
 //
 // --log-format json follows the contract log pipelines depend on (README, "JSON log
 // contract"): one object per line, flushed per line, with ts, level, event (loaded,
-// reloaded, rejected, read_error, missing, mode, action_failed, stopped) and path; hash on
-// loaded/reloaded/rejected; error on rejected/read_error/missing/action_failed; mode on
-// mode/loaded. Anything outside the contract (warnings, slow callbacks) goes to stderr, so
-// stdout stays parseable. --log-format text prints the library's key=value lines.
+// reloaded, rejected, read_error, missing, mode, action_failed, stopped), path and volume;
+// hash on loaded/reloaded/rejected; error on rejected/read_error/missing/action_failed;
+// mode on mode/loaded; for a directory's loaded/reloaded/rejected, keys (the count) and
+// the added/changed/removed arrays. Anything outside the contract (warnings, slow
+// callbacks) goes to stderr, so stdout stays parseable. --log-format text prints the
+// library's key=value lines, with volume= (when it is not the path itself), keys= and the
+// non-empty added=/changed=/removed= lists (comma-separated) appended.
 #pragma once
 
 #include <cstdio>
@@ -14,7 +17,7 @@
 #include <string_view>
 
 #include "hotreload/decision.h"
-#include "hotreload/file_watcher.h"
+#include "hotreload/watcher.h"
 
 namespace hotreload::cli {
 
@@ -26,8 +29,8 @@ class EventLog {
       : format_(format), out_(out), err_(err) {}
 
   void decision(const Decision& d);
-  void action_failed(std::string_view path, std::string_view action, std::string_view error,
-                     unsigned attempts);
+  void action_failed(std::string_view path, std::string_view volume, std::string_view action,
+                     std::string_view error, unsigned attempts);
   void stopped(const Status& status);
   // Outside the contract: to stderr, in either format.
   void warning(std::string_view message) { note("warn", message); }

@@ -16,14 +16,15 @@
 namespace {
 
 constexpr const char* kDescription =
-    "Keeps a process's configuration in step with a file — above all a Kubernetes ConfigMap "
-    "key — without restarts, and never lets a bad or vanished file through.";
+    "Keeps a process's configuration in step with files — above all a Kubernetes ConfigMap "
+    "volume, whose keys change together — without restarts, and never lets a bad or vanished "
+    "file through.";
 
 constexpr const char* kFooter =
     R"(`hotreload COMMAND --help` (or `hotreload help COMMAND`) explains each command.
 
 Exit codes: 0 ok or clean stop (SIGTERM/SIGINT), 1 internal error, 2 bad command line,
-3 a file could not be loaded or probed, 4 --metrics-listen could not bind.)";
+3 a file or directory could not be loaded or probed, 4 --metrics-listen could not bind.)";
 
 int run(int argc, char** argv) {
   using namespace hotreload::cli;

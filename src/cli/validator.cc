@@ -3,9 +3,13 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "key_changes.h"
+#include "snapshot_copy.h"
 #include "subprocess.h"
 
 namespace hotreload::cli {
@@ -29,11 +33,30 @@ class DiscardingHandler final : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
 }  // namespace
+
+ContentFormat format_for(ContentFormat configured, std::string_view name) {
+  if (configured != ContentFormat::by_extension) return configured;
+  std::string_view base = name.substr(name.find_last_of('/') + 1);
+  auto dot = base.find_last_of('.');
+  if (dot == std::string_view::npos || dot == 0) return ContentFormat::any;  // none, or ".yaml"
+  std::string extension = lowercase(base.substr(dot));
+  if (extension == ".json") return ContentFormat::json;
+  if (extension == ".yaml" || extension == ".yml") return ContentFormat::yaml;
+  return ContentFormat::any;
+}
 
 std::optional<std::string> check_syntax(ContentFormat format, std::string_view content) {
   switch (format) {
-    case ContentFormat::any: return std::nullopt;
+    case ContentFormat::any:
+    case ContentFormat::by_extension: return std::nullopt;
     case ContentFormat::json: {
       auto parsed = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
       if (!parsed.is_discarded()) return std::nullopt;
@@ -66,13 +89,41 @@ std::optional<std::string> check_syntax(ContentFormat format, std::string_view c
   return std::nullopt;
 }
 
+Validator::Validator(ValidatorConfig config, std::function<void(std::string_view)> warn)
+    : config_(std::move(config)), warn_(std::move(warn)) {
+  if (config_.copy_parent.empty()) config_.copy_parent = default_copy_parent();
+}
+
 Verdict Validator::validate(const std::string& path, std::string_view content) const {
-  if (auto error = check_syntax(config_.format, content)) return Verdict::reject(*error);
+  if (auto error = check_syntax(format_for(config_.format, path), content))
+    return Verdict::reject(*error);
   if (config_.validate_command.empty()) return Verdict::accept();
+  return run_command(std::string(content), {{"HOTRELOAD_PATH", path}});
+}
+
+Verdict Validator::validate(const Snapshot& snapshot) const {
+  for (const auto& [key, entry] : snapshot.keys)
+    if (auto error = check_syntax(format_for(config_.format, key), entry.content))
+      return Verdict::reject(key + ": " + *error);
+  if (config_.validate_command.empty()) return Verdict::accept();
+  auto made = SnapshotCopy::make(snapshot, config_.copy_parent);
+  if (auto* why = std::get_if<std::string>(&made))
+    return Verdict::reject("cannot copy the snapshot for --validate-cmd: " + *why);
+  SnapshotCopy& copy = *std::get<0>(made);
+  auto environment = KeyChanges::of(snapshot).environment();
+  environment.emplace_back("HOTRELOAD_DIR", copy.dir());
+  environment.emplace_back("HOTRELOAD_PATH", snapshot.dir);
+  Verdict verdict = run_command("", std::move(environment));
+  if (auto left = copy.remove(); left && warn_) warn_(*left);
+  return verdict;
+}
+
+Verdict Validator::run_command(const std::string& stdin_content,
+                               std::vector<std::pair<std::string, std::string>> environment) const {
   CommandResult run = run_shell_command({
       .command = config_.validate_command,
-      .stdin_content = std::string(content),
-      .environment = {{"HOTRELOAD_PATH", path}},
+      .stdin_content = stdin_content,
+      .environment = std::move(environment),
       .timeout = config_.validate_timeout,
   });
   if (run.succeeded()) return Verdict::accept();

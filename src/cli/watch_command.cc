@@ -11,13 +11,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "actions.h"
 #include "event_log.h"
+#include "key_changes.h"
 #include "exit_codes.h"
 #include "hotreload/file_watcher.h"
 #include "hotreload/hub.h"
 #include "hotreload/metrics.h"
+#include "hotreload/volume_watcher.h"
 #include "metrics_server.h"
 #include "mountinfo.h"
 #include "path_walk.h"
@@ -43,7 +46,8 @@ std::shared_ptr<spdlog::logger> discarding_logger() {
                                           std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
-// Remembers each path's active hash, so an action knows what it replaces.
+// Remembers each watch's active hash (a file's, or a directory's snapshot's), so an action
+// knows what it replaces.
 class HashBook {
  public:
   // Returns the previous hash of path and records the new one.
@@ -84,7 +88,9 @@ std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsReco
     if (d.kind == DecisionKind::reloaded) {
       std::string hash = d.hash->hex();
       std::string previous = hashes.replace(std::string(d.path), hash);
-      actions.enqueue({std::string(d.path), hash, previous});
+      std::optional<KeyChanges> keys;
+      if (d.snapshot) keys = KeyChanges::of(*d.snapshot);
+      actions.enqueue({std::string(d.path), hash, previous, std::string(d.volume), std::move(keys)});
     }
   };
 }
@@ -113,10 +119,10 @@ int watch_command(const WatchConfig& config) {
   MetricsRecorder recorder;
   ActionRunner actions(config.actions, log);
   auto hub = Hub::make_posix(hub_logger());
-  Validator validator(config.validator);
+  Validator validator(config.validator, [&log](std::string_view why) { log.warning(why); });
   HashBook hashes;
   auto quiet = discarding_logger();
-  std::vector<std::unique_ptr<FileWatcher>> watchers;
+  std::vector<std::unique_ptr<Watcher>> watchers;
   MetricsServer server(
       [&] {
         MetricsSnapshot snapshot;
@@ -132,25 +138,37 @@ int watch_command(const WatchConfig& config) {
     }
   }
 
-  for (const std::string& given : config.paths) {
-    const std::string path = absolute_normal(given);
-    Options options = config.watch;
-    options.logger = quiet;
-    options.on_decision = decision_handler(log, recorder, actions, hashes);
+  Options options = config.watch;
+  options.logger = quiet;
+  options.on_decision = decision_handler(log, recorder, actions, hashes);
+  // Files, then directories, all on the one hub; the first that cannot be loaded ends it.
+  auto start = [&](std::unique_ptr<Watcher> watcher) -> std::optional<int> {
     try {
-      auto watcher = std::make_unique<FileWatcher>(
-          path, [&validator, path](std::string_view content) {
-            return validator.validate(path, content);
-          },
-          options, hub);
       watcher->start();
-      watchers.push_back(std::move(watcher));
     } catch (const StartError& e) {
       std::cerr << start_error_message(e) << "\n";
       return kExitLoadFailed;
-    } catch (const std::invalid_argument& e) {
-      return usage_error(e.what());
     }
+    watchers.push_back(std::move(watcher));
+    return std::nullopt;
+  };
+  try {
+    for (const std::string& given : config.paths) {
+      const std::string path = absolute_normal(given);
+      auto check = [&validator, path](std::string_view content) {
+        return validator.validate(path, content);
+      };
+      if (auto failed = start(std::make_unique<FileWatcher>(path, check, options, hub)))
+        return *failed;
+    }
+    for (const std::string& given : config.dirs) {
+      auto check = [&validator](const Snapshot& snapshot) { return validator.validate(snapshot); };
+      if (auto failed = start(std::make_unique<VolumeWatcher>(absolute_normal(given), check,
+                                                              options, config.keys, hub)))
+        return *failed;
+    }
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
   }
   if (config.metrics_listen) {
     server.start();

@@ -10,9 +10,10 @@ namespace hotreload::cli {
 namespace {
 
 constexpr const char* kDescription =
-    "Watches files (e.g. every key of a ConfigMap volume), validates each change, and on an "
-    "accepted change runs --exec, sends --signal, POSTs --webhook; serves Prometheus "
-    "/metrics; logs text or JSON lines.\n\n"
+    "Watches files, or whole directories such as a Kubernetes ConfigMap volume (--dir: every "
+    "key, validated and acted on together as one snapshot, so keys published together are "
+    "never seen apart), validates each change, and on an accepted change runs --exec, sends "
+    "--signal, POSTs --webhook; serves Prometheus /metrics; logs text or JSON lines.\n\n"
     "A content that fails validation never triggers an action: the last good one stays "
     "active. Actions run in the order below, on a worker thread; a failed action is logged "
     "(event=action_failed) and counted, never fatal.";
@@ -20,13 +21,15 @@ constexpr const char* kDescription =
 constexpr const char* kFooter = R"(Durations: 500ms, 2s, 1.5s, 1m, 1h. Sizes: 1048576, 64KiB, 16MiB.
 
 Exit codes:
-  0  stopped by SIGTERM or SIGINT (clean)     3  a PATH could not be loaded at start
+  0  stopped by SIGTERM or SIGINT (clean)     3  a PATH or DIR could not be loaded at start
   1  internal error                           4  --metrics-listen could not bind
   2  bad command line
 
-Example (a sidecar reloading nginx in a shared process namespace):
-  hotreload watch --format yaml --signal HUP --pid-file /run/nginx.pid \
-      --metrics-listen :9533 --log-format json /etc/app/app.yaml)";
+Example (a sidecar reloading nginx in a shared process namespace; the new nginx.conf is
+checked together with the files it includes, in a private copy of the new snapshot):
+  hotreload watch --dir /etc/nginx/conf.d \
+      --validate-cmd 'nginx -t -q -c "$HOTRELOAD_DIR/nginx.conf"' \
+      --signal HUP --pid-file /run/nginx.pid --metrics-listen :9533 --log-format json)";
 
 Parsed<std::string> command_text(std::string_view text) {
   return text.empty() ? text_error("needs a command") : text_value(text);
@@ -34,6 +37,10 @@ Parsed<std::string> command_text(std::string_view text) {
 
 Parsed<std::string> file_name(std::string_view text) {
   return text.empty() ? text_error("needs a file name") : text_value(text);
+}
+
+Parsed<std::string> directory_name(std::string_view text) {
+  return text.empty() ? text_error("needs a directory") : text_value(text);
 }
 
 Parsed<pid_t> process_id(std::string_view text) {
@@ -46,6 +53,19 @@ Parsed<std::string> metric_prefix(std::string_view text) {
   if (!is_valid_metric_prefix(std::string(text)))
     return text_error("invalid --metrics-prefix \"" + std::string(text) +
                       "\": use letters, digits, '_' and ':', not starting with a digit");
+  return text_value(text);
+}
+
+// --include/--exclude: fnmatch(3) patterns on the keys' relative paths.
+Parsed<std::string> glob_pattern(std::string_view text) {
+  if (text.empty()) return text_error("needs a pattern, e.g. '*.yaml'");
+  if (text.front() == '/')
+    return text_error("\"" + std::string(text) +
+                      "\" never matches: keys are paths relative to the directory, e.g. "
+                      "'rules/*.yaml'");
+  if (text.back() == '/')
+    return text_error("\"" + std::string(text) +
+                      "\" never matches: patterns match files, e.g. 'rules/*'");
   return text_value(text);
 }
 
@@ -62,7 +82,56 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
   const Options defaults;
   using Ms = std::chrono::milliseconds;
 
-  const char* group = "Detection";
+  const char* group = "Directories (each watched as one snapshot of its keys)";
+  auto* dir = cl.values<std::string>(
+      app, "--dir,--volume-dir", [&c](std::string d) { c.dirs.push_back(std::move(d)); },
+      directory_name, "DIR",
+      "watch every key of DIR together: a ConfigMap volume's keys (read from the one publish "
+      "..data names), or a plain directory's files; repeatable (--volume-dir is the same, as "
+      "in configmap-reload)");
+  dir->group(group);
+  auto glob_flag = [&](const char* name, std::vector<std::string>& target, const char* help) {
+    auto* option = cl.values<std::string>(
+        app, name, [&target](std::string g) { target.push_back(std::move(g)); }, glob_pattern,
+        "GLOB", help);
+    option->group(group);
+    return option;
+  };
+  auto* include = glob_flag("--include", c.keys.include,
+                            "only keys matching GLOB (fnmatch: a GLOB with '/' matches the "
+                            "key's relative path, e.g. 'rules/*.yaml', else its name); "
+                            "repeatable");
+  auto* exclude = glob_flag("--exclude", c.keys.exclude,
+                            "leave out keys matching GLOB, after --include; repeatable");
+  auto* recursive = app.add_flag("--recursive", c.keys.recursive,
+                                 "plain directories: files in subdirectories are keys too (a "
+                                 "ConfigMap's nested items always are)");
+  recursive->group(group);
+  auto* hidden = app.add_flag("--hidden", c.keys.hidden,
+                              "plain directories: names starting with '.' are keys too (left "
+                              "out by default: editors' swap files)");
+  hidden->group(group);
+  auto* keys_max = cl.value<long>(
+      app, "--max-keys", [&c](long n) { c.keys.keys_max = static_cast<std::size_t>(n); },
+      [](std::string_view t) -> Parsed<long> {
+        auto n = whole_number(1, 1'000'000)(t);
+        if (std::holds_alternative<std::string>(n))
+          return "invalid --max-keys \"" + std::string(t) +
+                 "\": expected a number of keys from 1 to 1000000";
+        return n;
+      },
+      "N", "refuse a snapshot of more keys", std::to_string(KeySelection{}.keys_max));
+  keys_max->group(group);
+  auto* total_max = cl.value(app, "--max-total-size", c.keys.total_size_max, parse_size, "SIZE",
+                             "refuse a snapshot whose keys add up to more", "64MiB");
+  total_max->group(group);
+  const std::string no_dir =
+      "--include, --exclude, --recursive, --hidden, --max-keys and --max-total-size choose the "
+      "keys of a --dir DIR, which is missing";
+  for (CLI::Option* o : {include, exclude, recursive, hidden, keys_max, total_max})
+    cl.needs(o, dir, no_dir);
+
+  group = "Detection";
   cl.value(app, "--mode", c.watch.mode,
            one_of<Mode>({{"auto", Mode::automatic}, {"events", Mode::events}, {"poll", Mode::poll}}),
            "auto|events|poll",
@@ -76,23 +145,33 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
                           "how often events mode looks anyway",
                           format_duration(defaults.safety_interval));
   safety->group(group);
-  cl.value(app, "--max-size", c.watch.read_size_max, parse_size, "SIZE", "refuse larger files",
-           "16MiB")
+  cl.value(app, "--max-size", c.watch.read_size_max, parse_size, "SIZE",
+           "refuse larger files, and larger keys of a --dir", "16MiB")
       ->group(group);
   app.add_flag("--allow-empty", c.watch.allow_empty,
-               "accept an empty file (refused by default: usually a writer caught mid-truncate)")
+               "accept an empty file or key, or a --dir without keys (refused by default: "
+               "usually a writer caught mid-truncate)")
       ->group(group);
 
   group = "Validation (before any action)";
   cl.value(app, "--format", c.validator.format,
-           one_of<ContentFormat>({{"json", ContentFormat::json}, {"yaml", ContentFormat::yaml}}),
-           "json|yaml", "syntax check with nlohmann_json / yaml-cpp")
+           one_of<ContentFormat>({{"auto", ContentFormat::by_extension},
+                                  {"json", ContentFormat::json},
+                                  {"yaml", ContentFormat::yaml},
+                                  {"none", ContentFormat::any}}),
+           "auto|json|yaml|none",
+           "syntax check (nlohmann_json, yaml-cpp). auto: by each file's or key's name, *.json "
+           "as JSON, *.yaml and *.yml as YAML, others not; json, yaml: every file and key; "
+           "none: no check",
+           "auto")
       ->group(group);
   auto* validate = cl.value(app, "--validate-cmd", c.validator.validate_command, command_text,
                             "CMD",
-                            "the new content on its stdin, HOTRELOAD_PATH in its environment; "
                             "exit 0 accepts, anything else refuses, and the first line of its "
-                            "stderr is the reason");
+                            "stderr is the reason. A file: its new content on stdin, "
+                            "HOTRELOAD_PATH. A --dir: stdin empty, HOTRELOAD_DIR a private "
+                            "read-only copy of the new snapshot (made in $TMPDIR, removed "
+                            "after), HOTRELOAD_PATH the DIR, and the keys as for --exec");
   validate->group(group);
   auto* validate_timeout =
       cl.value(app, "--validate-timeout", c.validator.validate_timeout, parse_duration, "DUR",
@@ -104,7 +183,9 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
   group = "Actions (after an accepted change, in this order)";
   auto* exec = cl.value(app, "--exec", c.actions.exec_command, command_text, "CMD",
                         "run with HOTRELOAD_PATH, HOTRELOAD_HASH and HOTRELOAD_PREVIOUS_HASH "
-                        "(hex SHA-256) in its environment");
+                        "(hex SHA-256) in its environment; for a --dir also HOTRELOAD_DIR and "
+                        "HOTRELOAD_ADDED, HOTRELOAD_CHANGED, HOTRELOAD_REMOVED (the keys, one "
+                        "per line)");
   exec->group(group);
   auto* exec_timeout = cl.value(app, "--exec-timeout", c.actions.exec_timeout, parse_duration,
                                 "DUR", "kill it after this",
@@ -142,7 +223,9 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
         if (auto* why = std::get_if<std::string>(&u)) return text_error(*why);
         return text_value(t);
       },
-      "URL", "POST {\"path\",\"hash\",\"previous_hash\"} as JSON; 2xx is success");
+      "URL",
+      "POST {\"path\",\"volume\",\"hash\",\"previous_hash\"} as JSON (a --dir adds "
+      "\"added\",\"changed\",\"removed\"); 2xx is success");
   webhook->group(group);
   const WebhookConfig webhook_defaults;
   auto* retries = cl.value<long>(
@@ -179,13 +262,18 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
            "metric name prefix", std::string(kDefaultMetricsPrefix))
       ->group(group);
 
-  app.add_option("PATH", c.paths, "the files to watch");
+  app.add_option("PATH", c.paths,
+                 "files to watch, each alone (keys that must change together: --dir)");
   cl.rule(app, [&c, safety]() -> std::optional<std::string> {
-    if (c.paths.empty())
-      return "no PATH to watch: give one or more files, e.g. hotreload watch /etc/app/app.yaml";
+    if (c.paths.empty() && c.dirs.empty())
+      return "no PATH or --dir DIR to watch: give files, e.g. hotreload watch /etc/app/app.yaml, "
+             "or a directory, e.g. hotreload watch --dir /etc/app";
     std::set<std::string> unique;
     for (const auto& p : c.paths)
       if (!unique.insert(p).second) return "PATH " + p + " is given twice";
+    unique.clear();
+    for (const auto& d : c.dirs)
+      if (!unique.insert(d).second) return "--dir " + d + " is given twice";
     if (c.watch.mode == Mode::poll && safety->count() > 0)
       return "--safety-interval applies to events mode; in --mode poll use --poll-interval";
     return std::nullopt;

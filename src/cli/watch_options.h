@@ -11,13 +11,16 @@
 #include "duration.h"
 #include "event_log.h"
 #include "hotreload/options.h"
+#include "hotreload/volume_watcher.h"
 #include "metrics_server.h"
 #include "validator.h"
 
 namespace hotreload::cli {
 
 struct WatchConfig {
-  std::vector<std::string> paths;
+  std::vector<std::string> paths;  // files, each watched alone
+  std::vector<std::string> dirs;   // --dir: directories, each watched as one snapshot
+  KeySelection keys;               // which files of a --dir are keys
   Options watch;  // mode, intervals, size limit (logger and on_decision are set later)
   ValidatorConfig validator;
   ActionConfig actions;
