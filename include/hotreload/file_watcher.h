@@ -22,6 +22,7 @@
 #include "hotreload/clock.h"
 #include "hotreload/decision.h"
 #include "hotreload/digest.h"
+#include "hotreload/export.h"
 #include "hotreload/options.h"
 
 namespace hotreload {
@@ -50,12 +51,12 @@ struct Status {
   std::string last_error;              // empty while the file is healthy
 };
 
-class StartError : public std::system_error {
+class HOTRELOAD_EXPORT StartError : public std::system_error {
  public:
   StartError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
 };
 
-class FileWatcher {
+class HOTRELOAD_EXPORT FileWatcher {
  public:
   // path may be relative (made absolute now). hub defaults to Hub::shared().
   // Throws std::invalid_argument for an empty path or a non-positive interval or limit.
