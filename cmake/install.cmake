@@ -40,3 +40,5 @@ string(REGEX REPLACE "/$" "" HOTRELOAD_PC_TO_PREFIX "${HOTRELOAD_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/hotreload.pc.in ${PROJECT_BINARY_DIR}/hotreload.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/hotreload.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+
+include(${PROJECT_SOURCE_DIR}/cmake/package.cmake)
