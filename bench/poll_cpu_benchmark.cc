@@ -13,12 +13,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
 #include "bench_support.h"
 #include "hotreload/file_watcher.h"
 #include "hotreload/hub.h"
+#include "hotreload/volume_watcher.h"
 #include "posix/posix_seams.h"
+#include "posix_tree.h"
+#include "writers.h"
 
 namespace hotreload::bench {
 namespace {
@@ -39,6 +43,10 @@ class CountingFilesystem final : public Filesystem {
   Result<std::unique_ptr<OpenFile>> open(const std::string& p) override {
     ++calls;
     return real_.open(p);
+  }
+  Result<std::vector<std::string>> read_directory(const std::string& p) override {
+    ++calls;
+    return real_.read_directory(p);
   }
   Result<uint64_t> filesystem_type(const std::string& p) override {
     return real_.filesystem_type(p);
@@ -64,6 +72,41 @@ void per_file_counters(benchmark::State& state, std::vector<double> per_file_ns,
   state.counters["cpu_ns_per_file_max"] = per_file_ns.back();
 }
 
+// Polls every watch of hub once per iteration (the clock moved one interval on) and
+// records the CPU per watched file; returns the filesystem calls per poll.
+double measure_polls(benchmark::State& state, Hub& hub, CountingFilesystem& fs,
+                     ManualClock& clock, std::chrono::nanoseconds interval, long files) {
+  // One poll of everything: the hub runs at most a bounded number of timer-driven checks
+  // per wakeup, so it takes several run_once() calls; the last one finds nothing to do.
+  auto poll_all = [&] {
+    uint64_t before = 0;
+    do {
+      before = fs.calls;
+      hub.run_once(clock.now());
+    } while (fs.calls != before);
+  };
+  poll_all();  // the check every start() asks for
+  // The hub spreads first polls over [interval / 2, interval]; after this every watch is
+  // due at the same instant, once per interval.
+  clock.advance(2 * interval);
+  poll_all();
+  std::vector<double> per_file_ns;
+  uint64_t calls0 = fs.calls;
+  for (auto _ : state) {
+    clock.advance(interval);
+    auto cpu0 = thread_cpu_time();
+    auto wall0 = std::chrono::steady_clock::now();
+    poll_all();
+    auto wall = std::chrono::steady_clock::now() - wall0;
+    auto cpu = thread_cpu_time() - cpu0;
+    state.SetIterationTime(std::chrono::duration<double>(wall).count());
+    per_file_ns.push_back(static_cast<double>(cpu.count()) / static_cast<double>(files));
+  }
+  per_file_counters(state, std::move(per_file_ns), files);
+  return static_cast<double>(fs.calls - calls0) /
+         static_cast<double>(std::max<int64_t>(state.iterations(), 1));
+}
+
 void poll_cpu(benchmark::State& state, long files, bool kubelet, unsigned rehash_every) {
   VolumePool& pool = VolumePool::get();
   pool.ensure(static_cast<std::size_t>(files));
@@ -86,41 +129,60 @@ void poll_cpu(benchmark::State& state, long files, bool kubelet, unsigned rehash
         [](std::string_view) { return Verdict::accept(); }, options, hub));
     watchers.back()->start();
   }
-  // One poll of every file: the hub runs at most a bounded number of timer-driven checks
-  // per wakeup, so it takes several run_once() calls; the last one finds nothing to do.
-  auto poll_all = [&] {
-    uint64_t before = 0;
-    do {
-      before = fs->calls;
-      hub->run_once(clock->now());
-    } while (fs->calls != before);
-  };
-  poll_all();  // the check every start() asks for
-  // The hub spreads first polls over [interval, 2 * interval); after this every file is
-  // due at the same instant, once per interval.
-  clock->advance(2 * options.poll_interval);
-  poll_all();
-
-  std::vector<double> per_file_ns;
-  uint64_t calls0 = fs->calls;
-  for (auto _ : state) {
-    clock->advance(options.poll_interval);
-    auto cpu0 = thread_cpu_time();
-    auto wall0 = std::chrono::steady_clock::now();
-    poll_all();
-    auto wall = std::chrono::steady_clock::now() - wall0;
-    auto cpu = thread_cpu_time() - cpu0;
-    state.SetIterationTime(std::chrono::duration<double>(wall).count());
-    per_file_ns.push_back(static_cast<double>(cpu.count()) / static_cast<double>(files));
-  }
+  double calls_per_poll = measure_polls(state, *hub, *fs, *clock, options.poll_interval, files);
   uint64_t reloads = 0;
   for (const auto& w : watchers) reloads += w->status().reloads;
   state.counters["reloads"] = static_cast<double>(reloads);  // 0: nothing changed
   // lstat + readlink + open calls per file per poll (opens: the every-Nth rehash).
-  state.counters["fs_calls_per_file"] =
-      static_cast<double>(fs->calls - calls0) /
-      static_cast<double>(files * std::max<int64_t>(state.iterations(), 1));
-  per_file_counters(state, std::move(per_file_ns), files);
+  state.counters["fs_calls_per_file"] = calls_per_poll / static_cast<double>(files);
+}
+
+// Volumes of several keys each (a ConfigMap with 10 keys, say), every key watched by a
+// FileWatcher of its own — or each volume by one VolumeWatcher — all polled: the cost per
+// key per poll, and the filesystem calls it takes. Keys of a volume share its checks and
+// its one resolution of ..data.
+void poll_volume_keys(benchmark::State& state, long volumes, long keys, bool whole) {
+  Scratch scratch("hotreload-bench-keys");
+  harness::PosixTree tree;
+  std::map<std::string, std::string> payload;
+  for (long k = 0; k < keys; ++k)
+    payload["key" + std::to_string(k) + ".yaml"] = "key " + std::to_string(k) + " content\n";
+  for (long v = 0; v < volumes; ++v) {
+    std::string dir = scratch.write_path() + "/v" + std::to_string(v);
+    ::mkdir(dir.c_str(), 0755);
+    harness::KubeletWriter kubelet(dir);
+    if (auto ec = harness::apply_all(tree, kubelet.plan(tree, payload)))
+      throw std::runtime_error("kubelet write in " + dir + ": " + ec.message());
+  }
+  auto clock = std::make_shared<ManualClock>();
+  auto fs = std::make_shared<CountingFilesystem>();
+  auto hub = std::make_shared<Hub>(
+      Seams{fs, std::make_unique<posix::InotifyEventSource>(), clock}, quiet_logger());
+  Options options;
+  options.mode = Mode::poll;
+  options.poll_interval = 1s;
+  options.rehash_every = 0;  // the steady poll alone: attributes, no reads
+  options.logger = quiet_logger();
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  for (long v = 0; v < volumes; ++v) {
+    std::string dir = scratch.watch_path() + "/v" + std::to_string(v);
+    if (whole) {
+      watchers.push_back(std::make_unique<VolumeWatcher>(
+          dir, [](const Snapshot&) { return Verdict::accept(); }, options, KeySelection{}, hub));
+      watchers.back()->start();
+      continue;
+    }
+    for (const auto& [key, content] : payload) {
+      watchers.push_back(std::make_unique<FileWatcher>(
+          dir + "/" + key, [](std::string_view) { return Verdict::accept(); }, options, hub));
+      watchers.back()->start();
+    }
+  }
+  long all_keys = volumes * keys;
+  double calls_per_poll = measure_polls(state, *hub, *fs, *clock, options.poll_interval, all_keys);
+  state.counters["fs_calls_per_key"] = calls_per_poll / static_cast<double>(all_keys);
+  state.counters["volumes"] = static_cast<double>(volumes);
+  state.counters["kernel_watches"] = static_cast<double>(hub->kernel_watch_count());
 }
 
 // The syscalls of one poll, bare: lstat(2) of the plain file; for a kubelet volume
@@ -195,6 +257,14 @@ int main(int argc, char** argv) {
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
     }
+  }
+  long key_volumes = c.smoke ? 2 : 1000;
+  for (bool whole : {false, true}) {
+    std::string name = std::string("poll_cpu/kubelet_volume/keys:10/volumes:") +
+                       std::to_string(key_volumes) + (whole ? "/volume_watcher" : "/file_watchers");
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
+      poll_volume_keys(s, key_volumes, 10, whole);
+    })->Iterations(polls)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -47,6 +47,9 @@ WorldConfig read_config(FuzzedDataProvider& in) {
   if (in.ConsumeIntegralInRange(0, 7) == 0) c.watch_limit_errno = in.PickValueInArray(kWatchErrnos);
   if (in.ConsumeIntegralInRange(0, 3) == 0)
     c.initial = static_cast<InitialState>(in.ConsumeIntegralInRange(0, kInitialStateCount - 1));
+  c.layout = in.ConsumeBool() ? Layout::plain : Layout::kubelet;
+  c.watch_volume = in.ConsumeBool();
+  c.ancestors_unwatchable = in.ConsumeIntegralInRange(0, 2) == 0;
   return c;
 }
 
@@ -60,6 +63,8 @@ SimCommand read_command(FuzzedDataProvider& in, int& version) {
                   : ++version;
   switch (c.kind) {
     case K::in_place_write: c.arg = in.ConsumeIntegralInRange(1, 4); break;
+    case K::publish:
+    case K::publish_bad_key: c.arg = in.ConsumeIntegralInRange(0, 3); break;
     case K::fs_error:
       c.arg = in.ConsumeIntegralInRange(1, 50);
       c.call = static_cast<FsCall>(in.ConsumeIntegralInRange(0, 4));

@@ -16,6 +16,10 @@ std::string_view row_name(Row row) {
     case Row::lost_events: return "lost_events";
     case Row::inotify_limits: return "inotify_limits";
     case Row::initial_load: return "initial_load";
+    case Row::torn_publish: return "torn_publish";
+    case Row::keys_added_removed: return "keys_added_removed";
+    case Row::one_key_invalid: return "one_key_invalid";
+    case Row::ancestor_renamed: return "ancestor_renamed";
   }
   return "?";
 }

@@ -24,14 +24,21 @@ enum class Row : uint8_t {
   lost_events,     // events lost, duplicated, delayed, reordered, queue overflow
   inotify_limits,  // add_watch fails (ENOSPC, EMFILE): fall back to polling
   initial_load,    // start() fails with a clear error
+  // The volume as a whole (VolumeWatcher):
+  torn_publish,        // a publish lands while a snapshot is read: never a mixed snapshot
+  keys_added_removed,  // a publish adds and removes keys: the snapshot follows the key set
+  one_key_invalid,     // one key refused, unreadable or too large: the whole snapshot stays
+  ancestor_renamed,    // a directory above the volume renamed away and another renamed in:
+                       // noticed through events, and the watch stays in events mode
 };
 
-inline constexpr std::size_t kRowCount = 12;
+inline constexpr std::size_t kRowCount = 16;
 
 inline constexpr std::array<Row, kRowCount> kAllRows = {
-    Row::file_deleted,  Row::dir_deleted,   Row::unreadable, Row::bad_symlink,
-    Row::swap_mid_read, Row::rejected,      Row::partial_write, Row::too_large,
-    Row::no_events,     Row::lost_events,   Row::inotify_limits, Row::initial_load};
+    Row::file_deleted,   Row::dir_deleted,        Row::unreadable,      Row::bad_symlink,
+    Row::swap_mid_read,  Row::rejected,           Row::partial_write,   Row::too_large,
+    Row::no_events,      Row::lost_events,        Row::inotify_limits,  Row::initial_load,
+    Row::torn_publish,   Row::keys_added_removed, Row::one_key_invalid, Row::ancestor_renamed};
 
 std::string_view row_name(Row row);
 std::optional<Row> row_from_name(std::string_view name);

@@ -67,8 +67,8 @@ void add_common(Menu& m) {
 
 SimCommand fs_error(std::mt19937_64& r, int) {
   static constexpr FsCall calls[] = {FsCall::lstat, FsCall::readlink, FsCall::open,
-                                     FsCall::fstat, FsCall::read};
-  return {.kind = K::fs_error, .arg = pick(r, {1, 2, 5, 50}), .call = calls[r() % 5],
+                                     FsCall::fstat, FsCall::read, FsCall::list};
+  return {.kind = K::fs_error, .arg = pick(r, {1, 2, 5, 50}), .call = calls[r() % 6],
           .error = pick(r, {EACCES, EIO, ESTALE})};
 }
 
@@ -160,6 +160,36 @@ void add_row(Menu& m, Row row) {
       m.add(2, [](std::mt19937_64& r, int v) { return writer(K::recreate_dir, r, v); });
       break;
     case Row::initial_load: break;
+    case Row::torn_publish:
+      m.add(4, [](std::mt19937_64&, int v) {
+        return SimCommand{.kind = K::publish_mid_snapshot, .version = v};
+      });
+      m.add(2, [](std::mt19937_64& r, int v) {  // extra.yaml present, for the next one to find
+        SimCommand c = writer(K::publish, r, v);
+        c.arg = 1 | static_cast<int>(r() % 2) * 2;
+        return c;
+      });
+      break;
+    case Row::keys_added_removed:
+      m.add(6, [](std::mt19937_64& r, int v) {
+        SimCommand c = writer(K::publish, r, v);
+        c.arg = static_cast<int>(r() % 4);
+        return c;
+      });
+      m.add(1, [](std::mt19937_64& r, int v) { return writer(K::publish_without_key, r, v); });
+      break;
+    case Row::one_key_invalid:
+      m.add(5, [](std::mt19937_64& r, int v) {
+        SimCommand c = writer(K::publish_bad_key, r, v);
+        c.arg = static_cast<int>(r() % 4);
+        return c;
+      });
+      break;
+    case Row::ancestor_renamed:
+      m.add(4, [](std::mt19937_64&, int v) {
+        return SimCommand{.kind = K::rename_ancestor, .version = v};
+      });
+      break;
   }
 }
 
@@ -168,13 +198,41 @@ bool makes_content(K kind) {
     case K::publish: case K::publish_corrupt: case K::publish_throwing:
     case K::publish_oversized: case K::editor_save: case K::in_place_write:
     case K::recreate_dir: case K::heal_dangling: case K::swap_mid_read:
-    case K::replace_mid_read:
+    case K::replace_mid_read: case K::publish_bad_key: case K::publish_mid_snapshot:
+    case K::rename_ancestor:
       return true;
     default: return false;
   }
 }
 
 }  // namespace
+
+Layout layout_for(Row row, uint64_t draw) {
+  switch (row) {
+    // The links ..data and key -> ..data/key, and publishes as one: the kubelet's.
+    case Row::bad_symlink:
+    case Row::torn_publish: return Layout::kubelet;
+    // Writes in place, and chmod: what editors and tools do to plain files.
+    case Row::partial_write: return Layout::plain;
+    default: return draw % 2 ? Layout::plain : Layout::kubelet;
+  }
+}
+
+bool is_volume_row(Row row) {
+  return row == Row::torn_publish || row == Row::keys_added_removed ||
+         row == Row::one_key_invalid || row == Row::ancestor_renamed;
+}
+
+// A VolumeWatcher shares its volume's checks with the key's FileWatcher, so an event for
+// either checks both: the rows about the key alone run without it half the time, or a
+// key's own event handling would go untested.
+bool watches_volume(Row row, uint64_t draw) { return is_volume_row(row) || draw % 2 == 0; }
+
+// Where the directories above the volume cannot be watched, the kernel watch on the volume
+// itself must carry everything (its own removal and re-creation, say).
+bool ancestors_unwatchable_for(Row row, uint64_t draw) {
+  return row != Row::ancestor_renamed && draw % 3 == 0;
+}
 
 Row row_of_seed(uint64_t seed) { return kAllRows[seed % kRowCount]; }
 
@@ -196,6 +254,9 @@ RunPlan plan_run(uint64_t seed, std::size_t commands) {
     c.watch_limit_errno = pick(rng, {ENOSPC, EMFILE});
   if (plan.row == Row::initial_load)
     c.initial = static_cast<InitialState>(rng() % kInitialStateCount);
+  c.layout = layout_for(plan.row, rng());
+  c.watch_volume = watches_volume(plan.row, rng());
+  c.ancestors_unwatchable = ancestors_unwatchable_for(plan.row, rng());
   // Most runs use the defaults; some force a mode or shrink the intervals, so that retry
   // delays, polls and safety polls meet in other orders. The rows about auto's choice
   // keep automatic.
@@ -280,13 +341,16 @@ std::vector<SimCommand> shrink_while(const WorldConfig& config, std::vector<SimC
 }
 
 std::string describe(const WorldConfig& c) {
-  std::string text = "mode " + std::string(to_string(c.mode)) + ", poll " +
+  std::string text = std::string(to_string(c.layout)) + " volume, mode " +
+                     std::string(to_string(c.mode)) + ", poll " +
                      std::to_string(c.poll_interval.count()) + " ms, safety " +
                      std::to_string(c.safety_interval.count()) + " ms, rehash every " +
                      std::to_string(c.rehash_every) + ", mtime granularity " +
                      std::to_string(c.granularity.count()) + " ns";
   if (c.silent_volume) text += ", NFS-like volume (no events)";
   if (c.watch_limit_errno) text += ", add_watch fails (errno " + std::to_string(c.watch_limit_errno) + ")";
+  if (!c.watch_volume) text += ", no VolumeWatcher";
+  if (c.ancestors_unwatchable) text += ", the directories above it cannot be watched";
   if (c.initial != InitialState::valid) text += ", starts on a " + std::string(to_string(c.initial)) + " file";
   return text;
 }

@@ -35,6 +35,11 @@ struct RunOutcome {
   std::vector<std::string> trace;
 };
 
+// How a run of row sets its world up (draw: a random number).
+Layout layout_for(Row row, uint64_t draw);
+bool watches_volume(Row row, uint64_t draw);
+bool ancestors_unwatchable_for(Row row, uint64_t draw);
+
 // The row a run seed targets.
 Row row_of_seed(uint64_t seed);
 // The seed of the run_index-th run of a campaign, chosen so that it targets row.

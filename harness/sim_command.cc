@@ -20,6 +20,12 @@ std::string errno_name(int e) {
   }
 }
 
+std::string with_keys(std::string text, int keyset) {
+  if (keyset & 1) text += " +extra.yaml";
+  if (keyset & 2) text += " +rules/alerts.yaml";
+  return text;
+}
+
 std::string with_interleave(std::string text, uint32_t interleave) {
   if (interleave == 0) return text;
   text += " [hub after ops";
@@ -35,22 +41,28 @@ std::string to_string(const SimCommand& c) {
   std::string v = std::to_string(c.version);
   std::string a = std::to_string(c.arg);
   switch (c.kind) {
-    case K::publish: return with_interleave("publish v" + v, c.interleave);
+    case K::publish: return with_interleave(with_keys("publish v" + v, c.arg), c.interleave);
     case K::publish_corrupt: return with_interleave("publish_corrupt v" + v, c.interleave);
     case K::publish_throwing: return with_interleave("publish_throwing v" + v, c.interleave);
     case K::publish_oversized: return with_interleave("publish_oversized v" + v, c.interleave);
     case K::publish_without_key: return with_interleave("publish_without_key", c.interleave);
+    case K::publish_bad_key: {
+      static const char* bad[] = {"corrupt", "throwing", "oversized", "unreadable"};
+      return with_interleave("publish v" + v + " with other.yaml " + bad[c.arg & 3], c.interleave);
+    }
+    case K::publish_mid_snapshot: return "during next read of extra.yaml: publish v" + v;
+    case K::rename_ancestor: return "mv /vol /vol.old && mv /vol.new /vol (with v" + v + ")";
     case K::editor_save: return with_interleave("editor_save v" + v, c.interleave);
     case K::in_place_write:
       return with_interleave("in_place_write v" + v + " in " + a + " chunks", c.interleave);
-    case K::make_unreadable: return "chmod 0000 watched file";
-    case K::make_readable: return "chmod 0644 watched file";
+    case K::make_unreadable: return "watched key unreadable (mode 0000)";
+    case K::make_readable: return "watched key readable (mode 0644)";
     case K::fs_error:
       return "fault " + to_string(c.call) + " -> " + errno_name(c.error) + " x" + a;
     case K::remove_dir: return "rm -rf watched dir";
     case K::recreate_dir: return with_interleave("recreate dir with v" + v, c.interleave);
     case K::dangle_data: return "..data -> ..missing (dangling)";
-    case K::heal_dangling: return "mkdir ..missing with v" + v;
+    case K::heal_dangling: return "..missing appears with v" + v;
     case K::loop_key: return "key -> key (symlink loop)";
     case K::restore_key: return "key -> ..data/key";
     case K::swap_mid_read: return "during next read: kubelet publishes v" + v;
@@ -79,6 +91,12 @@ std::optional<Row> fault_row(const SimCommand& c) {
   using K = SimCommand::Kind;
   switch (c.kind) {
     case K::publish_without_key: return Row::file_deleted;
+    case K::publish:
+      if (c.arg != 0) return Row::keys_added_removed;
+      return std::nullopt;
+    case K::publish_bad_key: return Row::one_key_invalid;
+    case K::publish_mid_snapshot: return Row::torn_publish;
+    case K::rename_ancestor: return Row::ancestor_renamed;
     case K::remove_dir: return Row::dir_deleted;
     case K::fs_error:
       // The errno decides which row the injected failure stands for.

@@ -16,21 +16,32 @@
 namespace hotreload::harness {
 
 struct SimCommand {
+  // Writers act as the world's layout has them: in a kubelet volume, a publish is the
+  // kubelet's atomic writer; in a plain directory, an editor saving each key in turn.
+  // `arg` of a publish picks optional keys: bit 0 extra.yaml, bit 1 rules/alerts.yaml (a
+  // nested key, kubelet volumes only).
   enum class Kind : uint8_t {
-    publish,              // kubelet publishes `version` (valid)
+    publish,              // publishes `version` (valid)
     publish_corrupt,      // kubelet publishes content failing its checksum
     publish_throwing,     // kubelet publishes content the callback throws on
     publish_oversized,    // kubelet publishes a valid file larger than read_size_max
-    publish_without_key,  // kubelet payload without the watched key: its symlink goes
+    publish_without_key,  // a payload without the watched key: its symlink (or file) goes
+    publish_bad_key,      // other.yaml of `version` is bad (arg 0 corrupt, 1 throwing,
+                          // 2 oversized, 3 unreadable); app.yaml is fine
+    publish_mid_snapshot, // during the next read of extra.yaml, `version` is published
+    rename_ancestor,      // /vol.new/cfg is built with `version`, then `mv /vol /vol.old &&
+                          // mv /vol.new /vol` (a /vol.old from before is removed first)
     editor_save,          // write a temp file beside the watched path, rename it over
-    in_place_write,       // truncate, `arg` chunks, close: partial content is visible
-    make_unreadable,      // chmod 0000 the file the path resolves to
-    make_readable,        // chmod 0644 it
+    in_place_write,       // truncate, `arg` chunks, close: partial content is visible (in a
+                          // kubelet volume, a writer that is not the kubelet edits the payload)
+    make_unreadable,      // the watched key becomes unreadable (kubelet: published with
+                          // mode 0000; plain: chmod 0000)
+    make_readable,        // and readable again (mode 0644)
     fs_error,             // the next `arg` calls of `call` fail with `error`
     remove_dir,           // rm -rf the watched directory
     recreate_dir,         // mkdir it and let the kubelet publish `version`
     dangle_data,          // ..data -> a directory that does not exist
-    heal_dangling,        // create that directory with `version` in it
+    heal_dangling,        // that directory appears (renamed into place) with `version` in it
     loop_key,             // the watched key becomes a symlink to itself
     restore_key,          // the watched key -> ..data/key again
     swap_mid_read,        // during the next read, the kubelet publishes `version`

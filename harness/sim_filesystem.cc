@@ -41,6 +41,7 @@ std::string to_string(FsCall call) {
     case FsCall::open: return "open";
     case FsCall::fstat: return "fstat";
     case FsCall::read: return "read";
+    case FsCall::list: return "list";
     case FsCall::any: return "any";
   }
   return "?";
@@ -224,6 +225,20 @@ Result<std::unique_ptr<OpenFile>> SimFilesystem::open(const std::string& path) {
   return std::unique_ptr<OpenFile>(new SimOpenFile(*this, found->ino, path));
 }
 
+Result<std::vector<std::string>> SimFilesystem::read_directory(const std::string& path) {
+  if (std::error_code ec = fault(FsCall::list, path)) return ec;
+  auto found = resolve(path, true, true);
+  if (!found) return found.error();
+  if (found->ino == 0) return err(ENOENT);
+  const Node& n = nodes_.at(found->ino);
+  if (n.type != FileType::directory) return err(ENOTDIR);
+  if (!may(n, kPermRead, true)) return err(EACCES);
+  std::vector<std::string> names;
+  names.reserve(n.children.size());
+  for (const auto& [name, ino] : n.children) names.push_back(name);  // a std::map: sorted
+  return names;
+}
+
 Result<uint64_t> SimFilesystem::filesystem_type(const std::string& path) {
   auto found = resolve(path, true, true);
   if (!found) return found.error();
@@ -231,7 +246,7 @@ Result<uint64_t> SimFilesystem::filesystem_type(const std::string& path) {
   return magic_;
 }
 
-Result<std::size_t> SimFilesystem::read_at(uint64_t ino, const std::string&, uint64_t& offset,
+Result<std::size_t> SimFilesystem::read_at(uint64_t ino, const std::string& path, uint64_t& offset,
                                            std::span<char> buffer) {
   const Node& n = nodes_.at(ino);
   if (n.type == FileType::directory) return err(EISDIR);
@@ -243,7 +258,7 @@ Result<std::size_t> SimFilesystem::read_at(uint64_t ino, const std::string&, uin
   }
   std::copy_n(n.data.data() + offset, count, buffer.data());
   offset += count;
-  if (count > 0 && mid_read_) {
+  if (count > 0 && mid_read_ && path.ends_with(mid_read_suffix_)) {
     auto change = std::move(mid_read_);
     mid_read_ = nullptr;
     ++counts_.mid_read_changes;

@@ -24,7 +24,7 @@
 namespace hotreload::harness {
 
 // Which Filesystem call a fault applies to.
-enum class FsCall : uint8_t { lstat, readlink, open, fstat, read, any };
+enum class FsCall : uint8_t { lstat, readlink, open, fstat, read, list, any };
 std::string to_string(FsCall call);
 
 // One change as inotify sees it: an event for watches on inode ino. For an event about a
@@ -69,6 +69,7 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   Result<FileStat> lstat(const std::string& path) override;
   Result<std::string> readlink(const std::string& path) override;
   Result<std::unique_ptr<OpenFile>> open(const std::string& path) override;
+  Result<std::vector<std::string>> read_directory(const std::string& path) override;
   Result<uint64_t> filesystem_type(const std::string& path) override;
 
   // --- MutableTree: the writers' view (root, no faults) ---
@@ -89,9 +90,13 @@ class SimFilesystem final : public Filesystem, public MutableTree {
                     int times = -1);
   // read() returns at most this many bytes per call (0: no limit).
   void set_short_reads(std::size_t bytes_max) { short_read_max_ = bytes_max; }
-  // Runs once, right after the next read() of an open file has returned its first bytes:
-  // a writer that replaces the content or swaps a symlink while the watcher reads.
-  void on_next_read(std::function<void()> change) { mid_read_ = std::move(change); }
+  // Runs once, right after the next read() of an open file (whose path ends with
+  // path_suffix, if given) has returned its first bytes: a writer that replaces the
+  // content or swaps a symlink while the watcher reads.
+  void on_next_read(std::function<void()> change, std::string path_suffix = {}) {
+    mid_read_ = std::move(change);
+    mid_read_suffix_ = std::move(path_suffix);
+  }
   // lstat/fstat answer from a per-inode attribute cache filled at most ttl ago, as NFS
   // attribute caching does (0: always fresh).
   void set_attribute_cache(std::chrono::nanoseconds ttl);
@@ -177,6 +182,7 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   std::vector<ErrorFault> errors_;
   std::size_t short_read_max_ = 0;
   std::function<void()> mid_read_;
+  std::string mid_read_suffix_;
   std::chrono::nanoseconds attr_ttl_{0};
   std::map<uint64_t, CachedStat> attr_cache_;
   FsFaultCounts counts_;

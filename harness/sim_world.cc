@@ -43,6 +43,11 @@ std::string describe_hash(const std::optional<Digest>& d) {
   return d ? d->short_hex() : std::string("none");
 }
 
+// The optional keys of a publish (SimCommand's arg bits), and the nested one.
+constexpr const char* kExtraKey = "extra.yaml";
+constexpr const char* kNestedKey = "rules/alerts.yaml";
+constexpr const char* kOtherKey = "other.yaml";
+
 std::string ms_text(std::chrono::nanoseconds d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) +
          " ms";
@@ -66,19 +71,28 @@ SimWorld::SimWorld(WorldConfig config)
   logger_->set_level(spdlog::level::info);
   hub_ = std::make_shared<Hub>(Seams{fs_, std::move(events), clock_}, logger_);
   fs_->set_after_change([this] { record_disk(); });
-  apply_op({.kind = TreeOp::Kind::make_dir, .path = "/vol", .mode = 0755});
+  unsigned above = config_.ancestors_unwatchable ? 0711 : 0755;  // search, but no listing
+  apply_op({.kind = TreeOp::Kind::make_dir, .path = "/vol", .mode = above});
   apply_op({.kind = TreeOp::Kind::make_dir, .path = kDir, .mode = 0755});
+  if (config_.ancestors_unwatchable) apply_op({.kind = TreeOp::Kind::chmod, .path = "/", .mode = above});
 }
 
 SimWorld::~SimWorld() {
   fs_->clear_faults();
   companion_.reset();
+  volume_.reset();
   watcher_.reset();  // detaches from the hub before the seams go
   hub_.reset();
 }
 
+std::string_view to_string(Layout l) { return l == Layout::kubelet ? "kubelet" : "plain"; }
+
 Status SimWorld::status() const {
   return watcher_ ? watcher_->status() : Status{};
+}
+
+Status SimWorld::volume_status() const {
+  return volume_ ? volume_->status() : Status{};
 }
 
 void SimWorld::note(const std::string& line) {
@@ -87,14 +101,77 @@ void SimWorld::note(const std::string& line) {
 
 // --- the watched file's history and the callback ---
 
+SimWorld::VolumeState SimWorld::peek_volume() const {
+  VolumeState v;
+  std::string root = kDir;
+  bool kubelet = false;
+  if (auto data = fs_->read_link(root + "/..data")) {
+    kubelet = true;
+    if (data->empty() || data->front() == '/' || data->find('/') != std::string::npos) return v;
+    root += "/" + *data;
+  }
+  if (fs_->inode_of(root, true) == 0) return v;
+  v.exists = true;
+  v.offerable = true;
+  // The keys as a VolumeWatcher with the default selection finds them: every file of the
+  // ..data directory (nested ones too), or the visible regular files of a plain directory.
+  std::vector<std::pair<std::string, std::string>> pending{{root, ""}};
+  while (!pending.empty()) {
+    auto [dir, prefix] = pending.back();
+    pending.pop_back();
+    for (const std::string& name : fs_->list(dir)) {
+      if (!kubelet && name.front() == '.') continue;
+      std::string key = prefix.empty() ? name : prefix + "/" + name;
+      std::string path = dir + "/" + name;
+      Peek p = fs_->peek(path);
+      if (!p.regular) {
+        if (p.error == std::errc::is_a_directory && kubelet && fs_->read_link(path).error())
+          pending.push_back({path, key});
+        continue;  // a directory of a plain volume, a dangling or looping link: no key
+      }
+      if (!p.readable || p.content.empty() || p.content.size() > config_.read_size_max ||
+          !acceptable(p.content))
+        v.offerable = false;
+      v.keys.emplace(key, std::move(p.content));
+    }
+  }
+  if (v.keys.empty()) v.offerable = false;
+  return v;
+}
+
+namespace {
+
+std::string state_hash(const std::map<std::string, std::string>& keys) {
+  std::map<std::string, SnapshotKey, std::less<>> hashed;
+  for (const auto& [key, content] : keys) hashed.emplace(key, SnapshotKey{{}, Digest::of(content)});
+  return snapshot_hash(hashed).hex();
+}
+
+}  // namespace
+
 void SimWorld::record_disk() {
   Peek p = fs_->peek(kPath);
   std::optional<std::string> now;
   if (p.regular) now = std::move(p.content);
-  if (now == disk_now_) return;
-  disk_now_ = now;
-  last_refused_.reset();  // the file changed: its next content may be offered, even if refused before
-  if (disk_now_) disk_seq_[*disk_now_] = ++seq_;
+  if (now != disk_now_) {
+    disk_now_ = now;
+    last_refused_.reset();  // the file changed: its next content may be offered, even if refused before
+    if (disk_now_) disk_seq_[*disk_now_] = ++seq_;
+  }
+  VolumeState v = peek_volume();
+  std::optional<std::string> state;
+  if (v.exists) state = state_hash(v.keys);
+  if (state == volume_now_) return;
+  volume_now_ = state;
+  last_refused_snapshot_.reset();
+  if (!state) return;
+  volume_seq_[*state] = ++seq_;
+  std::set<std::string> names;
+  for (const auto& [key, content] : v.keys) {
+    key_contents_[key].insert(Digest::of(content).hex());
+    names.insert(key);
+  }
+  key_sets_.insert(std::move(names));
 }
 
 Verdict SimWorld::on_content(std::string_view content) {
@@ -139,7 +216,85 @@ Verdict SimWorld::on_content(std::string_view content) {
   return Verdict::accept();
 }
 
-std::optional<std::string> SimWorld::try_start() {
+// What a snapshot offered to the VolumeWatcher's callback must be; nullopt if it is.
+std::optional<Violation> SimWorld::judge_snapshot(const Snapshot& snapshot) {
+  std::map<std::string, SnapshotKey, std::less<>> rehashed;
+  for (const auto& [key, entry] : snapshot.keys) {
+    if (!(entry.hash == Digest::of(entry.content)))
+      return Violation{"snapshot_hash", "key " + key + " carries a hash not of its content"};
+    rehashed.emplace(key, SnapshotKey{{}, entry.hash});
+  }
+  if (!(snapshot_hash(rehashed) == snapshot.hash))
+    return Violation{"snapshot_hash", "the snapshot hash is not the hash of its keys"};
+  // Added, changed and removed are against the active snapshot.
+  const auto& active = volume_accepted_.back().keys;
+  std::vector<std::string> added, changed, removed;
+  for (const auto& [key, entry] : snapshot.keys) {
+    auto was = active.find(key);
+    if (was == active.end()) added.push_back(key);
+    else if (!(was->second == entry.hash)) changed.push_back(key);
+  }
+  for (const auto& [key, hash] : active)
+    if (!snapshot.keys.count(key)) removed.push_back(key);
+  if (added != snapshot.added || changed != snapshot.changed || removed != snapshot.removed)
+    return Violation{"key_changes", "added/changed/removed do not match the active snapshot"};
+  std::string hash = snapshot.hash.hex();
+  if (hash == volume_accepted_.back().digest.hex())
+    return Violation{"offered_only_changes", "the active snapshot was offered again"};
+  if (last_refused_snapshot_ == hash)
+    return Violation{"refused_once", "the just-refused snapshot was offered again"};
+  // Which keys there are is a listing, not a matter of timestamps: always one the volume had.
+  std::set<std::string> names;
+  for (const auto& [key, entry] : snapshot.keys) names.insert(key);
+  if (!key_sets_.count(names))
+    return Violation{"never_torn", "offered a snapshot whose set of keys the volume never had"};
+  // A kubelet volume changes as a whole: a snapshot is one the volume held, never keys of
+  // two publishes. A plain directory changes key by key: each key is a content it held.
+  // Either way a key torn by a reader that cannot tell versions apart is excused.
+  bool blind = config_.granularity != 1ns || stale_attributes_seen_;
+  if (config_.layout == Layout::kubelet) {
+    if (!volume_seq_.count(hash) && !blind)
+      return Violation{"never_torn", "offered a snapshot the volume never held as a whole"};
+  } else {
+    for (const auto& [key, entry] : snapshot.keys)
+      if (!blind && !key_contents_[key].count(entry.hash.hex()))
+        return Violation{"never_torn", "offered " + key + " with a content it never held"};
+  }
+  return std::nullopt;
+}
+
+Verdict SimWorld::on_snapshot(const Snapshot& snapshot) {
+  struct Depth {
+    int& n;
+    explicit Depth(int& d) : n(d) { ++n; }
+    ~Depth() { --n; }
+  } depth(in_snapshot_callback_);
+  max_in_callback_ = std::max(max_in_callback_, in_snapshot_callback_);
+  bool loading = volume_accepted_.empty();
+  if (!loading && !pending_violation_) pending_violation_ = judge_snapshot(snapshot);
+  std::string hash = snapshot.hash.hex();
+  last_refused_snapshot_ = hash;
+  for (const auto& [key, entry] : snapshot.keys)
+    if (!checksum_ok(entry.content)) return Verdict::reject(key + ": checksum line does not match");
+  for (const auto& [key, entry] : snapshot.keys)
+    if (asks_to_throw(entry.content)) throw std::runtime_error(key + " asks the test callback to throw");
+  last_refused_snapshot_.reset();
+  // Accepted, so every key is whole: whatever the timestamps, the snapshot must be one the
+  // volume held (as a whole, for a kubelet volume).
+  auto seen = volume_seq_.find(hash);
+  if (config_.layout == Layout::kubelet && seen == volume_seq_.end() && !pending_violation_)
+    pending_violation_ = Violation{"never_torn", "accepted a snapshot the volume never held as a whole"};
+  uint64_t seq = seen == volume_seq_.end() ? 0 : seen->second;
+  if (config_.layout == Layout::kubelet && !loading && seq < volume_accepted_.back().disk_seq &&
+      !pending_violation_)
+    pending_violation_ = Violation{"no_rollback", "accepted a snapshot older than the active one"};
+  AcceptedSnapshot accepted{snapshot.hash, {}, seq};
+  for (const auto& [key, entry] : snapshot.keys) accepted.keys.emplace(key, entry.hash);
+  volume_accepted_.push_back(std::move(accepted));
+  return Verdict::accept();
+}
+
+Options SimWorld::watch_options() const {
   Options o;
   o.mode = config_.mode;
   o.poll_interval = config_.poll_interval;
@@ -147,14 +302,38 @@ std::optional<std::string> SimWorld::try_start() {
   o.rehash_every = config_.rehash_every;
   o.read_size_max = config_.read_size_max;
   o.logger = logger_;
-  o.on_decision = [this](const Decision& d) {
+  return o;
+}
+
+// Each decision of a watch, as a line of the trace.
+std::function<void(const Decision&)> SimWorld::traced(std::string who) {
+  return [this, who = std::move(who)](const Decision& d) {
     if (!keep_trace_) return;
-    std::string line = "    decision " + std::string(to_string(d.kind));
+    std::string line = "    " + who + " " + std::string(to_string(d.kind));
     if (d.hash) line += " " + d.hash->short_hex();
     if (d.error) line += " " + error_name(d.error);
     if (!d.detail.empty()) line += " (" + std::string(d.detail) + ")";
     note(line);
   };
+}
+
+std::optional<std::string> SimWorld::start_volume() {
+  Options o = watch_options();
+  o.on_decision = traced("volume");
+  try {
+    volume_ = std::make_unique<VolumeWatcher>(
+        kDir, [this](const Snapshot& s) { return on_snapshot(s); }, o, KeySelection{}, hub_);
+    volume_->start();
+  } catch (const StartError& e) {
+    volume_.reset();
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> SimWorld::try_start() {
+  Options o = watch_options();
+  o.on_decision = traced("decision");
   try {
     watcher_ = std::make_unique<FileWatcher>(
         kPath, [this](std::string_view c) { return on_content(c); }, o, hub_);
@@ -163,6 +342,15 @@ std::optional<std::string> SimWorld::try_start() {
     watcher_.reset();
     return std::string(e.what());
   }
+  started_ = true;
+  if (!config_.watch_volume) return std::nullopt;
+  // The whole volume: it must start exactly when the volume holds a valid snapshot.
+  VolumeState v = peek_volume();
+  std::optional<std::string> volume_failed = start_volume();
+  if (v.offerable && volume_failed)
+    pending_violation_ = Violation{"start", "the VolumeWatcher failed on a valid volume: " + *volume_failed};
+  if (!v.offerable && !volume_failed)
+    pending_violation_ = Violation{"initial_load_fails", "the VolumeWatcher started on an invalid volume"};
   started_ = true;
   return std::nullopt;
 }
@@ -186,34 +374,47 @@ std::string_view to_string(InitialState s) {
 void SimWorld::prepare_initial(InitialState s) {
   using TK = TreeOp::Kind;
   const std::string dir = kDir;
-  auto with = [&](std::string content) {
-    publish({{kKey, std::move(content)}, {"other.yaml", "other=1\n"}}, 0);
+  auto with = [&](ContentKind kind) {
+    publish(payload(1, kind, 0), 0);
   };
   switch (s) {
-    case InitialState::valid: with(make_content(1, ContentKind::valid)); break;
-    case InitialState::missing: publish({{"other.yaml", "other=1\n"}}, 0); break;
-    case InitialState::unreadable:
-      with(make_content(1, ContentKind::valid));
-      apply_op({.kind = TK::chmod, .path = kPath, .mode = 0});
+    case InitialState::valid: with(ContentKind::valid); break;
+    case InitialState::missing: {
+      auto keys = payload(1, ContentKind::valid, 0);
+      keys.erase(kKey);
+      publish(keys, 0);
       break;
-    case InitialState::corrupt: with(make_content(1, ContentKind::corrupt)); break;
-    case InitialState::throwing: with(make_content(1, ContentKind::throwing)); break;
-    case InitialState::empty: with(""); break;
+    }
+    case InitialState::unreadable:
+      if (config_.layout == Layout::kubelet) {
+        auto keys = payload(1, ContentKind::valid, 0);
+        publish(keys, 0, 0);  // the volume's defaultMode: nobody may read
+      } else {
+        with(ContentKind::valid);
+        apply_op({.kind = TK::chmod, .path = kPath, .mode = 0});
+      }
+      break;
+    case InitialState::corrupt: with(ContentKind::corrupt); break;
+    case InitialState::throwing: with(ContentKind::throwing); break;
+    case InitialState::empty: {
+      auto keys = payload(1, ContentKind::valid, 0);
+      keys[kKey].clear();
+      publish(keys, 0);
+      break;
+    }
     case InitialState::dangling:
-      with(make_content(1, ContentKind::valid));
-      apply_op({.kind = TK::symlink, .path = dir + "/..data_tmp", .other = "..missing"});
-      apply_op({.kind = TK::rename, .path = dir + "/..data_tmp", .other = dir + "/..data"});
+      with(ContentKind::valid);
+      apply_op({.kind = TK::symlink, .path = dir + "/.app.tmp", .other = "..missing/app.yaml"});
+      apply_op({.kind = TK::rename, .path = dir + "/.app.tmp", .other = kPath});
       break;
     case InitialState::loop:
-      with(make_content(1, ContentKind::valid));
-      apply_op({.kind = TK::symlink, .path = dir + "/app.yaml.tmp", .other = kKey});
-      apply_op({.kind = TK::rename, .path = dir + "/app.yaml.tmp", .other = kPath});
+      with(ContentKind::valid);
+      apply_op({.kind = TK::symlink, .path = dir + "/.app.tmp", .other = kKey});
+      apply_op({.kind = TK::rename, .path = dir + "/.app.tmp", .other = kPath});
       break;
-    case InitialState::oversized:
-      with(make_content(1, ContentKind::oversized, config_.read_size_max + 512));
-      break;
+    case InitialState::oversized: with(ContentKind::oversized); break;
     case InitialState::io_error:
-      with(make_content(1, ContentKind::valid));
+      with(ContentKind::valid);
       fs_->inject_error(FsCall::open, errno_code(EIO), "/vol");
       break;
   }
@@ -239,10 +440,8 @@ std::optional<Violation> SimWorld::start() {
   ++tally_[Row::initial_load].checks_passed;
   // Repaired, the same watcher configuration must start.
   fs_->clear_faults();
-  apply_op({.kind = TK::symlink, .path = std::string(kDir) + "/app.yaml.tmp",
-            .other = std::string("..data/") + kKey});
-  apply_op({.kind = TK::rename, .path = std::string(kDir) + "/app.yaml.tmp", .other = kPath});
-  publish({{kKey, make_content(1, ContentKind::valid)}, {"other.yaml", "other=1\n"}}, 0);
+  apply_op({.kind = TK::remove, .path = kPath});
+  publish(payload(1, ContentKind::valid, 0), 0);
   if (auto again = try_start()) return Violation{"start", "after repair: " + *again};
   return check_safety();
 }
@@ -254,12 +453,7 @@ void SimWorld::start_companion(int which) {
                     : which == 2 ? std::string(kPath)  // the same file, watched twice
                                  : dir + "/other.yaml";
   companion_accepted_.clear();
-  Options o;
-  o.mode = config_.mode;
-  o.poll_interval = config_.poll_interval;
-  o.safety_interval = config_.safety_interval;
-  o.rehash_every = config_.rehash_every;
-  o.logger = logger_;
+  Options o = watch_options();
   companion_ = std::make_unique<FileWatcher>(
       companion_path_,
       [this](std::string_view c) {
@@ -293,7 +487,8 @@ std::optional<Violation> SimWorld::check_companion() const {
 std::optional<Violation> SimWorld::companion_converged() const {
   if (!companion_) return std::nullopt;
   Peek p = fs_->peek(companion_path_);
-  if (!p.regular || !p.readable || p.content.empty()) return std::nullopt;
+  if (!p.regular || !p.readable || p.content.empty() || p.content.size() > config_.read_size_max)
+    return std::nullopt;
   Status st = companion_->status();
   if (st.hash && *st.hash == Digest::of(p.content)) return std::nullopt;
   return Violation{"converged", "second watcher on " + companion_path_ + " holds " +
@@ -319,8 +514,86 @@ void SimWorld::apply_plan(const std::vector<TreeOp>& ops, uint32_t interleave) {
   }
 }
 
-void SimWorld::publish(const std::map<std::string, std::string>& payload, uint32_t interleave) {
-  apply_plan(kubelet_.plan(*fs_, payload), interleave);
+// A publish's keys: app.yaml of the given kind, other.yaml, and the optional ones.
+std::map<std::string, std::string> SimWorld::payload(int version, ContentKind app,
+                                                     int keyset) const {
+  std::map<std::string, std::string> keys{
+      {kKey, make_content(version, app, config_.read_size_max + 512)},
+      {kOtherKey, make_content(version, ContentKind::valid)}};
+  if (keyset & 1) keys[kExtraKey] = make_content(version, ContentKind::valid);
+  // ConfigMap `items` paths are a kubelet matter; a plain directory is watched flat.
+  if ((keyset & 2) && config_.layout == Layout::kubelet)
+    keys[kNestedKey] = make_content(version, ContentKind::valid);
+  return keys;
+}
+
+void SimWorld::publish(const std::map<std::string, std::string>& keys, uint32_t interleave,
+                       unsigned mode) {
+  if (config_.layout == Layout::kubelet) {
+    apply_plan(kubelet_.plan(*fs_, keys, mode), interleave);
+    return;
+  }
+  save_keys(kDir, keys, interleave);
+  if (mode != 0644)
+    for (const auto& [key, content] : keys)
+      apply_op({.kind = TreeOp::Kind::chmod, .path = std::string(kDir) + "/" + key, .mode = mode});
+}
+
+// A plain directory's "publish": an editor saves each key in turn, then the keys that are
+// no longer wanted are removed. Not atomic: a snapshot may fall between two saves.
+void SimWorld::save_keys(const std::string& dir, const std::map<std::string, std::string>& keys,
+                         uint32_t interleave) {
+  std::vector<TreeOp> ops;
+  for (const auto& [key, content] : keys) {
+    auto save = plan_editor_save(dir + "/" + key, content);
+    ops.insert(ops.end(), save.begin(), save.end());
+  }
+  for (const std::string& name : fs_->list(dir))
+    if (name.front() != '.' && !keys.count(name))
+      ops.push_back({.kind = TreeOp::Kind::remove, .path = dir + "/" + name});
+  apply_plan(ops, interleave);
+}
+
+// A non-atomic rewrite of the watched key. In a kubelet volume this is a writer that is
+// not the kubelet editing the payload in place: no event announces it (the ..<timestamp>
+// directories hold no kernel watch), so the safety poll finds it and the volume polls.
+void SimWorld::write_in_place(int version, int chunks, uint32_t interleave) {
+  std::string target = kPath;
+  if (config_.layout == Layout::kubelet) {
+    if (auto data = fs_->read_link(std::string(kDir) + "/..data"))
+      target = std::string(kDir) + "/" + *data + "/" + kKey;
+    needs_safety_poll_ = true;
+    demotion_excused_ = true;
+  }
+  apply_plan(plan_in_place_write(target, make_content(version, ContentKind::valid),
+                                 static_cast<std::size_t>(std::max(1, chunks))),
+             interleave);
+}
+
+// Builds the next tree beside the live one, then swaps the directory two levels above the
+// watched key: `mv /vol /vol.old && mv /vol.new /vol`. The old tree stays (until the next
+// swap): nothing happens to the directory the volume's kernel watch is on.
+void SimWorld::rename_ancestor(int version) {
+  using TK = TreeOp::Kind;
+  const std::string next = "/vol.new/cfg";
+  if (fs_->exists("/vol.old")) apply_op({.kind = TK::remove_all, .path = "/vol.old"});
+  if (config_.ancestors_unwatchable) {
+    // Nothing above the volume is watched: only the safety poll can find this.
+    needs_safety_poll_ = true;
+    demotion_excused_ = true;
+  }
+  apply_op({.kind = TK::make_dir, .path = "/vol.new",
+            .mode = config_.ancestors_unwatchable ? 0711u : 0755u});
+  apply_op({.kind = TK::make_dir, .path = next, .mode = 0755});
+  auto keys = payload(version, ContentKind::valid, 0);
+  if (config_.layout == Layout::kubelet) {
+    KubeletWriter writer(next);
+    apply_plan(writer.plan(*fs_, keys), 0);
+  } else {
+    save_keys(next, keys, 0);
+  }
+  apply_op({.kind = TK::rename, .path = "/vol", .other = "/vol.old"});
+  apply_op({.kind = TK::rename, .path = "/vol.new", .other = "/vol"});
 }
 
 // --- the hub ---
@@ -361,6 +634,15 @@ std::optional<Violation> SimWorld::check_safety() {
                                        std::to_string(config_.read_size_max)};
   if (*internal_errors_ > 0)
     return Violation{"nothing_escaped", "the hub logged an internal_error"};
+  if (volume_) {
+    Status vs = volume_status();
+    if (!vs.hash || !(*vs.hash == volume_accepted_.back().digest))
+      return Violation{"active_is_accepted", "the volume's active hash " + describe_hash(vs.hash) +
+                                                 " is not its last accepted snapshot's"};
+    if (vs.reloads != volume_accepted_.size() - 1)
+      return Violation{"reload_count", "volume: " + std::to_string(vs.reloads) + " reloads counted, " +
+                                           std::to_string(volume_accepted_.size() - 1) + " accepted"};
+  }
   return check_companion();
 }
 
@@ -386,8 +668,21 @@ std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
 // The slowest of the watches decides.
 std::chrono::nanoseconds SimWorld::convergence_bound() const {
   std::chrono::nanoseconds bound = bound_for(status().mode);
+  if (volume_) bound = std::max(bound, bound_for(volume_status().mode));
   if (companion_) bound = std::max(bound, bound_for(companion_->status().mode));
   return bound;
+}
+
+std::optional<Violation> SimWorld::volume_converged() {
+  if (!volume_) return std::nullopt;
+  VolumeState v = peek_volume();
+  Status vs = volume_status();
+  if (v.offerable && (!vs.hash || vs.hash->hex() != state_hash(v.keys)))
+    return Violation{"converged", "the volume's active snapshot is not the one on disk (" +
+                                      std::to_string(v.keys.size()) + " keys; mode " +
+                                      std::string(to_string(vs.mode)) + ", last error \"" +
+                                      vs.last_error + "\")"};
+  return std::nullopt;
 }
 
 std::optional<Violation> SimWorld::quiesce() {
@@ -398,6 +693,16 @@ std::optional<Violation> SimWorld::quiesce() {
   note("    quiet for " + ms_text(bound));
   run_hub(bound);
   if (pending_violation_) return pending_violation_;
+  // Events told everything, so nothing may have made a watch fall back to polling (checked
+  // first: a watch that did is also late, and this is why).
+  bool events_expected = config_.mode != Mode::poll && !config_.silent_volume &&
+                         !config_.watch_limit_errno && !demotion_excused_;
+  if (events_expected) {
+    for (const Status& st : {status(), volume_status()})
+      if (st.mode != ActiveMode::events && !st.path.empty())
+        return Violation{"stays_in_events", st.path + " fell back to polling though no event was "
+                                            "lost: \"" + st.last_error + "\""};
+  }
   Peek p = fs_->peek(kPath);
   if (started_ && p.regular && p.readable && acceptable(p.content) &&
       p.content.size() <= config_.read_size_max) {
@@ -410,6 +715,7 @@ std::optional<Violation> SimWorld::quiesce() {
                            ", last error \"" + st.last_error + "\")"};
   }
   if (auto v = companion_converged()) return v;
+  if (auto v = volume_converged()) return v;
   credit_checks();
   active_rows_.clear();
   needs_safety_poll_ = false;
@@ -429,13 +735,23 @@ void SimWorld::inject(const SimCommand& c) {
     case K::fs_error:
       fs_->inject_error(c.call, errno_code(c.error), "/vol", c.arg);
       needs_safety_poll_ = true;  // nothing on disk changes when it ends: no event
+      demotion_excused_ = true;
       break;
     case K::swap_mid_read: {
       int v = c.version;
       fs_->on_next_read([this, v] {
         clock_->advance(1ms);
-        publish({{kKey, make_content(v, ContentKind::valid)}, {"other.yaml", "other\n"}}, 0);
+        publish(payload(v, ContentKind::valid, 0), 0);
       });
+      break;
+    }
+    case K::publish_mid_snapshot: {
+      int v = c.version;
+      // extra.yaml is read by the VolumeWatcher alone, between app.yaml and other.yaml.
+      fs_->on_next_read([this, v] {
+        clock_->advance(1ms);
+        publish(payload(v, ContentKind::valid, 1), 0);
+      }, std::string("/") + kExtraKey);
       break;
     }
     case K::replace_mid_read: {
@@ -443,8 +759,7 @@ void SimWorld::inject(const SimCommand& c) {
       fs_->set_short_reads(64);
       fs_->on_next_read([this, v] {
         clock_->advance(1ms);
-        apply_op({.kind = TreeOp::Kind::write_file, .path = kPath,
-                  .content = make_content(v, ContentKind::valid)});
+        write_in_place(v, 1, 0);
       });
       break;
     }
@@ -453,20 +768,29 @@ void SimWorld::inject(const SimCommand& c) {
       fs_->set_attribute_cache(std::chrono::milliseconds(c.arg));
       stale_attributes_seen_ = true;
       needs_safety_poll_ = true;  // an event's check trusts the stale signature
+      demotion_excused_ = true;
       break;
     case K::lose_events:
       events_->lose_next(static_cast<unsigned>(c.arg));
       needs_safety_poll_ = true;
+      demotion_excused_ = true;
       break;
     case K::duplicate_events: events_->set_duplicate_per_mille(static_cast<unsigned>(c.arg)); break;
     case K::delay_events:
       events_->set_delay(std::chrono::milliseconds(c.arg));
       extra_delay_ = std::max<std::chrono::nanoseconds>(extra_delay_,
                                                         std::chrono::milliseconds(c.arg));
+      demotion_excused_ = true;  // a safety poll may find the change before its event
       break;
     case K::reorder_events: events_->set_reorder(true); break;
-    case K::overflow_queue: events_->set_queue_max(static_cast<std::size_t>(c.arg)); break;
-    case K::watch_limit: events_->fail_add_watch(errno_code(c.error)); break;
+    case K::overflow_queue:
+      events_->set_queue_max(static_cast<std::size_t>(c.arg));
+      demotion_excused_ = true;
+      break;
+    case K::watch_limit:
+      events_->fail_add_watch(errno_code(c.error));
+      demotion_excused_ = true;
+      break;
     default: break;
   }
 }
@@ -482,50 +806,90 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
     note(at + to_string(c));
   }
   const std::string dir = kDir;
+  const bool kubelet_layout = config_.layout == Layout::kubelet;
   auto content = [&](ContentKind kind) {
     return make_content(c.version, kind, config_.read_size_max + 512);
   };
-  auto kubelet = [&](ContentKind kind) {
-    publish({{kKey, content(kind)}, {"other.yaml", "other=" + std::to_string(c.version) + "\n"}},
-            c.interleave);
+  auto publish_as = [&](ContentKind kind, int keyset) {
+    publish(payload(c.version, kind, keyset), c.interleave);
   };
   auto swap_key = [&](const std::string& target) {
-    apply_op({.kind = TK::symlink, .path = dir + "/app.yaml.tmp", .other = target});
-    apply_op({.kind = TK::rename, .path = dir + "/app.yaml.tmp", .other = kPath});
+    apply_op({.kind = TK::symlink, .path = dir + "/.app.yaml.tmp", .other = target});
+    apply_op({.kind = TK::rename, .path = dir + "/.app.yaml.tmp", .other = kPath});
+  };
+  // The watched key's mode, the way its writer sets it.
+  auto set_mode = [&](unsigned mode) {
+    if (!kubelet_layout) {
+      apply_op({.kind = TK::chmod, .path = kPath, .mode = mode});
+      return;
+    }
+    VolumeState now = peek_volume();  // the same keys again, with another defaultMode
+    publish(now.keys.empty() ? payload(c.version, ContentKind::valid, 0) : now.keys, 0, mode);
   };
   std::optional<Violation> result;
   switch (c.kind) {
-    case K::publish: kubelet(ContentKind::valid); break;
-    case K::publish_corrupt: kubelet(ContentKind::corrupt); break;
-    case K::publish_throwing: kubelet(ContentKind::throwing); break;
-    case K::publish_oversized: kubelet(ContentKind::oversized); break;
-    case K::publish_without_key: publish({{"other.yaml", "other=gone\n"}}, c.interleave); break;
+    case K::publish: publish_as(ContentKind::valid, c.arg); break;
+    case K::publish_corrupt: publish_as(ContentKind::corrupt, 0); break;
+    case K::publish_throwing: publish_as(ContentKind::throwing, 0); break;
+    case K::publish_oversized: publish_as(ContentKind::oversized, 0); break;
+    case K::publish_without_key: {
+      auto keys = payload(c.version, ContentKind::valid, 0);
+      keys.erase(kKey);
+      publish(keys, c.interleave);
+      break;
+    }
+    case K::publish_bad_key: {
+      auto keys = payload(c.version, ContentKind::valid, 1);
+      static constexpr ContentKind kinds[] = {ContentKind::corrupt, ContentKind::throwing,
+                                              ContentKind::oversized, ContentKind::valid};
+      keys[kOtherKey] = make_content(c.version, kinds[c.arg & 3], config_.read_size_max + 512);
+      publish(keys, c.interleave);
+      if ((c.arg & 3) == 3) {  // unreadable: a mode the kubelet would not set for one key alone,
+                               // so the other's editor it is; the kubelet's own is set_mode
+        std::string other = dir + "/" + kOtherKey;
+        if (kubelet_layout) {
+          auto data = fs_->read_link(dir + "/..data");
+          if (data) other = dir + "/" + *data + "/" + kOtherKey;
+        }
+        apply_op({.kind = TK::chmod, .path = other, .mode = 0});
+        if (kubelet_layout) {
+          needs_safety_poll_ = true;  // an edit of the payload in place: no event
+          demotion_excused_ = true;
+        }
+      }
+      break;
+    }
+    case K::rename_ancestor: rename_ancestor(c.version); break;
     case K::editor_save:
       apply_plan(plan_editor_save(kPath, content(ContentKind::valid)), c.interleave);
       break;
-    case K::in_place_write:
-      apply_plan(plan_in_place_write(kPath, content(ContentKind::valid),
-                                     static_cast<std::size_t>(std::max(1, c.arg))),
-                 c.interleave);
+    case K::in_place_write: write_in_place(c.version, c.arg, c.interleave); break;
+    case K::make_unreadable: set_mode(0); break;
+    case K::make_readable: set_mode(0644); break;
+    case K::remove_dir:
+      apply_op({.kind = TK::remove_all, .path = dir});
+      // Its return can be watched for only in the directory above, if that can be watched.
+      if (config_.ancestors_unwatchable) demotion_excused_ = true;
       break;
-    case K::make_unreadable: apply_op({.kind = TK::chmod, .path = kPath, .mode = 0}); break;
-    case K::make_readable: apply_op({.kind = TK::chmod, .path = kPath, .mode = 0644}); break;
-    case K::remove_dir: apply_op({.kind = TK::remove_all, .path = dir}); break;
     case K::recreate_dir:
       apply_op({.kind = TK::make_dir, .path = dir, .mode = 0755});
-      kubelet(ContentKind::valid);
+      publish_as(ContentKind::valid, 0);
       break;
     case K::dangle_data:
       apply_op({.kind = TK::symlink, .path = dir + "/..data_tmp", .other = "..missing"});
       apply_op({.kind = TK::rename, .path = dir + "/..data_tmp", .other = dir + "/..data"});
       break;
     case K::heal_dangling:
-      apply_op({.kind = TK::make_dir, .path = dir + "/..missing", .mode = 0755});
-      apply_op({.kind = TK::write_file, .path = dir + "/..missing/app.yaml",
-                .content = content(ContentKind::valid)});
+      // The kubelet's discipline: a ..<name> directory appears whole, by a rename.
+      apply_op({.kind = TK::make_dir, .path = dir + "/.heal", .mode = 0755});
+      for (const auto& [key, data] : payload(c.version, ContentKind::valid, 0))
+        apply_op({.kind = TK::write_file, .path = dir + "/.heal/" + key, .content = data});
+      apply_op({.kind = TK::rename, .path = dir + "/.heal", .other = dir + "/..missing"});
       break;
     case K::loop_key: swap_key(kKey); break;
-    case K::restore_key: swap_key(std::string("..data/") + kKey); break;
+    case K::restore_key:
+      if (kubelet_layout) swap_key(std::string("..data/") + kKey);
+      break;
     case K::companion_start: start_companion(c.arg); break;
     case K::companion_stop:
       companion_.reset();

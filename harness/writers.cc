@@ -23,6 +23,12 @@ std::string KubeletWriter::next_timestamp_dir() {
 
 std::vector<TreeOp> KubeletWriter::plan(MutableTree& tree,
                                         const std::map<std::string, std::string>& payload) {
+  return plan(tree, payload, file_mode_);
+}
+
+std::vector<TreeOp> KubeletWriter::plan(MutableTree& tree,
+                                        const std::map<std::string, std::string>& payload,
+                                        unsigned file_mode) {
   using K = TreeOp::Kind;
   std::vector<TreeOp> ops;
   const std::string data = join(dir_, "..data");
@@ -32,19 +38,24 @@ std::vector<TreeOp> KubeletWriter::plan(MutableTree& tree,
   while (tree.exists(join(dir_, ts))) ts = next_timestamp_dir();
   const std::string ts_path = join(dir_, ts);
   ops.push_back({.kind = K::make_dir, .path = ts_path, .mode = 0755});
+  std::set<std::string> made, top_level;
   for (const auto& [key, content] : payload) {
+    top_level.insert(key.substr(0, key.find('/')));
+    for (auto slash = key.find('/'); slash != std::string::npos; slash = key.find('/', slash + 1))
+      if (made.insert(key.substr(0, slash)).second)
+        ops.push_back({.kind = K::make_dir, .path = join(ts_path, key.substr(0, slash)), .mode = 0755});
     ops.push_back({.kind = K::write_file, .path = join(ts_path, key), .content = content,
-                   .mode = file_mode_});
-    ops.push_back({.kind = K::chmod, .path = join(ts_path, key), .mode = file_mode_});
+                   .mode = file_mode});
+    ops.push_back({.kind = K::chmod, .path = join(ts_path, key), .mode = file_mode});
   }
   ops.push_back({.kind = K::symlink, .path = join(dir_, "..data_tmp"), .other = ts});
   ops.push_back({.kind = K::rename, .path = join(dir_, "..data_tmp"), .other = data});
-  for (const auto& [key, content] : payload)
-    if (!tree.exists(join(dir_, key)))
-      ops.push_back({.kind = K::symlink, .path = join(dir_, key), .other = "..data/" + key});
+  for (const std::string& name : top_level)
+    if (!tree.exists(join(dir_, name)))
+      ops.push_back({.kind = K::symlink, .path = join(dir_, name), .other = "..data/" + name});
   if (old_target) {
-    for (const std::string& old_key : tree.list(join(dir_, *old_target)))
-      if (!payload.count(old_key)) ops.push_back({.kind = K::remove, .path = join(dir_, old_key)});
+    for (const std::string& old_name : tree.list(join(dir_, *old_target)))
+      if (!top_level.count(old_name)) ops.push_back({.kind = K::remove, .path = join(dir_, old_name)});
     ops.push_back({.kind = K::remove_all, .path = join(dir_, *old_target)});
   }
   return ops;
@@ -52,7 +63,8 @@ std::vector<TreeOp> KubeletWriter::plan(MutableTree& tree,
 
 std::vector<TreeOp> plan_editor_save(const std::string& path, const std::string& content) {
   using K = TreeOp::Kind;
-  std::string temp = path + ".swp~";
+  auto slash = path.rfind('/');
+  std::string temp = path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".swp~";
   return {{.kind = K::write_file, .path = temp, .content = content},
           {.kind = K::rename, .path = temp, .other = path}};
 }

@@ -16,6 +16,9 @@ class Category : public std::error_category {
       case Errc::unstable: return "file kept changing while it was read";
       case Errc::rejected: return "content rejected";
       case Errc::not_regular_file: return "not a regular file";
+      case Errc::too_many_keys: return "more files than the key limit";
+      case Errc::snapshot_too_large: return "files larger in total than the snapshot limit";
+      case Errc::empty_snapshot: return "no file to offer";
     }
     return "unknown hotreload error";
   }
@@ -36,6 +39,9 @@ std::string error_name(std::error_code ec) {
       case Errc::unstable: return "unstable";
       case Errc::rejected: return "rejected";
       case Errc::not_regular_file: return "not_regular_file";
+      case Errc::too_many_keys: return "too_many_keys";
+      case Errc::snapshot_too_large: return "snapshot_too_large";
+      case Errc::empty_snapshot: return "empty_snapshot";
     }
   }
   if (ec.category() == std::generic_category() || ec.category() == std::system_category()) {

@@ -70,7 +70,12 @@ PathWalk& fail(PathWalk& walk, std::error_code ec, std::string where) {
 
 }  // namespace
 
-PathWalk walk_path(Filesystem& fs, const std::string& path) {
+bool is_kubelet_payload_dir(const std::string& dir) {
+  std::string name = name_of(dir);
+  return name.size() > 2 && name.starts_with("..");
+}
+
+PathWalk walk_path(Filesystem& fs, const std::string& path, WalkTarget target) {
   PathWalk walk;
   // The walk starts at the root. The directory components of the given path are looked
   // at too (one lstat each): a plain directory among them is trusted and needs no watch,
@@ -95,7 +100,10 @@ PathWalk walk_path(Filesystem& fs, const std::string& path) {
     std::string candidate = join_path(base, component);
     walk.interests.push_back({base, component});
     auto st = fs.lstat(candidate);
-    if (given && given_left > 0 && st && st->type == FileType::directory) {
+    // A directory named by the given path is trusted (the volume watches the names above
+    // it); a directory walk trusts its last component too.
+    bool trusted = given && (given_left > 0 || target == WalkTarget::directory);
+    if (trusted && st && st->type == FileType::directory) {
       walk.interests.pop_back();
       base = candidate;
       continue;
@@ -124,12 +132,18 @@ PathWalk walk_path(Filesystem& fs, const std::string& path) {
         break;
       }
       case FileType::directory:
-        if (pending.empty())
+        if (pending.empty()) {
+          if (target == WalkTarget::directory) {
+            walk.file = candidate;
+            walk.signature.file = *st;
+            return walk;
+          }
           return fail(walk, std::make_error_code(std::errc::is_a_directory), candidate);
+        }
         base = candidate;
         break;
       case FileType::regular:
-        if (!pending.empty())
+        if (!pending.empty() || target == WalkTarget::directory)
           return fail(walk, std::make_error_code(std::errc::not_a_directory), candidate);
         walk.file = candidate;
         walk.signature.file = *st;
@@ -141,7 +155,14 @@ PathWalk walk_path(Filesystem& fs, const std::string& path) {
                     candidate);
     }
   }
-  // Only reachable when the path ends in "." or ".." (a directory).
+  // Only reachable when the path is "/" or ends in "." or ".." (a directory).
+  if (target == WalkTarget::directory) {
+    auto st = fs.lstat(base);
+    if (!st) return fail(walk, st.error(), base);
+    walk.file = base;
+    walk.signature.file = *st;
+    return walk;
+  }
   return fail(walk, std::make_error_code(std::errc::is_a_directory), base);
 }
 

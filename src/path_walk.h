@@ -23,10 +23,14 @@ struct Link {
   friend bool operator==(const Link&, const Link&) = default;
 };
 
-// A (directory, name) pair whose change can change what the watched path resolves to.
+// A (directory, name) pair whose change can change what the watched path resolves to. An
+// empty name stands for every name in the directory (a directory watched as a whole).
 struct Interest {
   std::string dir;
   std::string name;
+  // Only helps to notice a rename above the watched directory: if the kernel will not
+  // watch it, polling is not needed for that (the safety poll still looks).
+  bool optional = false;
   friend bool operator==(const Interest&, const Interest&) = default;
   friend auto operator<=>(const Interest&, const Interest&) = default;
 };
@@ -39,8 +43,8 @@ struct Signature {
 };
 
 struct PathWalk {
-  Signature signature;           // links on the way, and the file's lstat
-  std::string file;              // the regular file the path resolves to
+  Signature signature;           // links on the way, and the target's lstat
+  std::string file;              // the regular file (or directory) the path resolves to
   std::vector<Interest> interests;
   std::error_code error;         // set when the path does not resolve to a regular file
   std::string error_path;        // where the walk stopped
@@ -48,7 +52,15 @@ struct PathWalk {
 
 inline constexpr int kSymlinkHopsMax = 40;  // the kernel's MAXSYMLINKS
 
-PathWalk walk_path(Filesystem& fs, const std::string& path);
+enum class WalkTarget : uint8_t { file, directory };
+
+// Resolves path to a regular file (or, for WalkTarget::directory, to a directory).
+PathWalk walk_path(Filesystem& fs, const std::string& path,
+                   WalkTarget target = WalkTarget::file);
+
+// The kubelet's own directories inside a volume ("..2026_11_26_…", "..data" once
+// followed): never edited in place, so never in need of a kernel watch of their own.
+bool is_kubelet_payload_dir(const std::string& dir);
 
 // Lexical path helpers for absolute, normalised paths.
 std::string parent_of(const std::string& path);   // "/a/b" -> "/a", "/a" -> "/"

@@ -1,61 +1,152 @@
 #include "volume.h"
 
-#include <array>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "hotreload/errors.h"
+#include "volume_kind.h"
 
 namespace hotreload {
 
 namespace {
 
-struct KnownVolume {
-  uint64_t magic;
-  VolumeKind kind;
-};
+using namespace std::chrono_literals;
 
-// Magic numbers from linux/magic.h and the filesystems' own sources.
-constexpr std::array kKnownVolumes{
-    // Network, cluster and userspace filesystems: changes made elsewhere raise no events.
-    KnownVolume{0x6969, {"nfs", true}},
-    KnownVolume{0x517B, {"smb", true}},
-    KnownVolume{0xFE534D42, {"smb2", true}},
-    KnownVolume{0xFF534D42, {"cifs", true}},
-    KnownVolume{0x65735546, {"fuse", true}},
-    KnownVolume{0x00C36400, {"ceph", true}},
-    KnownVolume{0x01021997, {"9p", true}},
-    KnownVolume{0x5346414F, {"afs", true}},
-    KnownVolume{0x6B414653, {"kafs", true}},
-    KnownVolume{0x73757245, {"coda", true}},
-    KnownVolume{0x01161970, {"gfs2", true}},
-    KnownVolume{0x7461636F, {"ocfs2", true}},
-    KnownVolume{0x0BD00BD0, {"lustre", true}},
-    KnownVolume{0x47504653, {"gpfs", true}},
-    KnownVolume{0x564C, {"ncp", true}},
-    KnownVolume{0x786F4256, {"vboxsf", true}},
-    // Local filesystems: the kernel sees every change, so inotify does too.
-    KnownVolume{0x01021994, {"tmpfs", false}},
-    KnownVolume{0x858458F6, {"ramfs", false}},
-    KnownVolume{0xEF53, {"ext4", false}},
-    KnownVolume{0x58465342, {"xfs", false}},
-    KnownVolume{0x9123683E, {"btrfs", false}},
-    KnownVolume{0x794C7630, {"overlay", false}},
-    KnownVolume{0x2FC12FC1, {"zfs", false}},
-    KnownVolume{0xF2F52010, {"f2fs", false}},
-    KnownVolume{0xCA451A4E, {"bcachefs", false}},
-    KnownVolume{0x73717368, {"squashfs", false}},
-    KnownVolume{0x4D44, {"vfat", false}},
-    KnownVolume{0x2011BAB0, {"exfat", false}},
-    KnownVolume{0x5346544E, {"ntfs", false}},
-    KnownVolume{0x9660, {"iso9660", false}},
-    KnownVolume{0x3434, {"nilfs", false}},
-    KnownVolume{0x9FA0, {"proc", false}},
-    KnownVolume{0x62656572, {"sysfs", false}},
-};
+// The name of each directory on the way down to dir, in the directory above it, up to the
+// root: renaming any of them (`mv app app.old && mv app.new app`) moves the volume, even
+// above a mount point (a mount moves with its parent). Every volume below a directory
+// shares its kernel watch, so this costs a few watches per process, not per volume.
+// Optional: a directory the kernel will not watch (no read permission) costs only that.
+void add_anchor(const std::string& dir, std::vector<Interest>& out) {
+  for (std::string path = dir; path != "/";) {
+    std::string parent = parent_of(path);
+    out.push_back({parent, name_of(path), true});
+    path = std::move(parent);
+  }
+}
 
 }  // namespace
 
-VolumeKind classify_volume(uint64_t f_type) {
-  for (const auto& known : kKnownVolumes)
-    if (known.magic == f_type) return known.kind;
-  return {"unknown", false};
+Volume::ModeChoice Volume::choose_mode(Filesystem& fs, const std::string& dir, Mode mode) {
+  switch (mode) {
+    case Mode::events: return {ActiveMode::events, {}};
+    case Mode::poll: return {ActiveMode::poll, {}};
+    case Mode::automatic: break;
+  }
+  auto type = fs.filesystem_type(dir);
+  if (!type) return {ActiveMode::events, {}};
+  VolumeKind kind = classify_volume(*type);
+  if (!kind.misses_remote_changes) return {ActiveMode::events, {}};
+  return {ActiveMode::poll, std::string("auto: ") + std::string(kind.name) +
+                                " volumes miss changes made elsewhere, so polling"};
+}
+
+Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
+    : id_(id),
+      dir_(std::move(dir)),
+      policy_(policy),
+      mode_(start.mode),
+      mode_reason_(std::move(start.why)) {}
+
+void Volume::add(std::shared_ptr<Watch> watch) {
+  // A watch that joins a volume already in another mode (it fell back to polling) says so.
+  if (watch->mode() != mode_) watch->set_mode(mode_, mode_reason_, false);
+  watches_.push_back(std::move(watch));
+}
+
+void Volume::remove(const Watch& watch) {
+  std::erase_if(watches_, [&](const std::shared_ptr<Watch>& w) { return w.get() == &watch; });
+}
+
+std::chrono::nanoseconds Volume::interval() const {
+  return mode_ == ActiveMode::poll ? policy_.poll_interval : policy_.safety_interval;
+}
+
+std::chrono::nanoseconds Volume::retry_delay() const {
+  return std::min<std::chrono::nanoseconds>(policy_.poll_interval, 20ms);
+}
+
+// Volumes started together would poll together forever; the first interval is shortened
+// by up to half of itself (deterministic, from the id) so their polls spread out. Never
+// lengthened: a change no event announced is still found within one interval of start.
+SteadyTime Volume::first_due(SteadyTime now) const {
+  uint64_t spread = (id_ * 0x9E3779B97F4A7C15ull) >> 54;  // 0..1023
+  auto full = interval();
+  return now + full - full * static_cast<int64_t>(spread) / 2048;
+}
+
+Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
+  Trigger trigger = Trigger::safety_poll;
+  if (retry_due_) {
+    retry_due_ = false;
+    trigger = Trigger::retry;
+  } else if (mode_ == ActiveMode::poll) {
+    unsigned every = policy_.rehash_every;
+    trigger = every != 0 && ++polls_ % every == 0 ? Trigger::rehash : Trigger::poll;
+  }
+  next_due = now + interval();
+  return trigger;
+}
+
+void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at,
+                   const std::vector<std::shared_ptr<Watch>>& watches) {
+  LookupCache cache(fs);
+  std::vector<Interest> wanted;
+  add_anchor(dir_, wanted);
+  wants_retry_ = false;
+  unannounced_change_ = false;
+  for (const auto& w : watches) {
+    if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
+    w->check(cache, clock, trigger, noticed_at);
+    for (Interest& i : w->take_interests())
+      if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
+    wants_retry_ = wants_retry_ || w->wants_retry();
+    unannounced_change_ = unannounced_change_ || w->found_unannounced_change();
+  }
+  interests_ = std::move(wanted);
+}
+
+void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet) {
+  table.drop(id_);
+  mode_ = ActiveMode::poll;
+  mode_reason_ = std::string(why);
+  for (const auto& w : watches_) w->set_mode(mode_, why, quiet);
+}
+
+Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime current_due,
+                            bool announced_late, spdlog::logger& hub_log) {
+  Next next;
+  if (mode_ == ActiveMode::events && unannounced_change_ && !announced_late) {
+    fall_back_to_poll(table, "safety poll found a change that no event announced", false);
+    next.due = now + policy_.poll_interval;
+  } else if (mode_ == ActiveMode::events) {
+    // The table keeps the only copy of the interests.
+    KernelWatchTable::Armed armed = table.arm(id_, std::exchange(interests_, {}));
+    if (armed.refused) {
+      bool first = table.first_refusal(armed.refused);
+      if (first)
+        hub_log.warn("event=inotify_unavailable error=\"{}\" errno={} detail=\"falling back to "
+                     "polling; logged once per cause\"",
+                     armed.refused.message(), error_name(armed.refused));
+      fall_back_to_poll(table, "inotify_add_watch failed: " + armed.refused.message(), !first);
+      next.due = now + policy_.poll_interval;
+    } else {
+      // A directory that went between the look and the arm: look again shortly.
+      if (armed.gone) wants_retry_ = true;
+      // Anything that changed before a new kernel watch raised no event (or raised it on
+      // a descriptor just released): look again, and read, since a same-size rewrite within
+      // one timestamp tick leaves the signature as it was.
+      if (armed.armed_now) next.check_now = Trigger::rehash;
+    }
+  }
+  interests_ = {};  // armed, or not wanted while polling
+  if (wants_retry_) {
+    retry_due_ = true;
+    SteadyTime retry_at = now + retry_delay();
+    if (retry_at < next.due.value_or(current_due)) next.due = retry_at;
+  }
+  return next;
 }
 
 }  // namespace hotreload

@@ -1,18 +1,114 @@
-// Volume kinds, by statfs(2) f_type: which filesystems deliver inotify events for every
-// change, and which miss changes made elsewhere (another client, the server, a FUSE
-// daemon's backing store) so that only polling can see them.
+// Volume: one watched directory under one detection policy, and every decision about
+// watching it.
+//
+// Every FileWatcher on a file of the directory and every VolumeWatcher on it (with the same
+// mode and intervals) share one Volume. It alone decides how the directory is watched:
+// the mode (`auto` asks statfs), when the next poll is and whether it re-reads, when a look
+// is retried, when to fall back to polling (the kernel refused a watch; a safety poll found
+// a change no event announced). A check resolves the directory once for all its watches
+// (one LookupCache), asks the kernel watch table for the directories its watches and the
+// ones above it need, and tells the hub when to come back.
+//
+// Threads: check() runs on the hub thread without the hub's lock (callbacks may take
+// long); everything else runs with the hub's lock held.
 #pragma once
 
-#include <cstdint>
-#include <string_view>
+#include <compare>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hotreload/clock.h"
+#include "hotreload/options.h"
+#include "kernel_watch_table.h"
+#include "watch.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace hotreload {
 
-struct VolumeKind {
-  std::string_view name;       // "tmpfs", "nfs", "fuse", … or "unknown"
-  bool misses_remote_changes;  // true: inotify cannot be trusted here; poll
-};
+class Volume {
+ public:
+  // What decides how a volume is watched. Watches that differ in it do not share a volume.
+  struct Policy {
+    Mode mode = Mode::automatic;
+    std::chrono::milliseconds poll_interval{1000};
+    std::chrono::milliseconds safety_interval{10000};
+    unsigned rehash_every = 10;
 
-VolumeKind classify_volume(uint64_t f_type);
+    static Policy of(const Options& o) {
+      return {o.mode, o.poll_interval, o.safety_interval, o.rehash_every};
+    }
+    friend auto operator<=>(const Policy&, const Policy&) = default;
+  };
+
+  // The mode a new volume starts in, and why (empty when nothing needs saying).
+  struct ModeChoice {
+    ActiveMode mode = ActiveMode::events;
+    std::string why;
+  };
+  static ModeChoice choose_mode(Filesystem& fs, const std::string& dir, Mode mode);
+
+  Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start);
+
+  uint64_t id() const { return id_; }
+  const std::string& dir() const { return dir_; }
+  const Policy& policy() const { return policy_; }
+  ActiveMode mode() const { return mode_; }
+  const std::string& mode_reason() const { return mode_reason_; }
+
+  // --- membership (hub lock) ---
+  void add(std::shared_ptr<Watch> watch);
+  void remove(const Watch& watch);
+  bool empty() const { return watches_.empty(); }
+  std::size_t size() const { return watches_.size(); }
+  const std::vector<std::shared_ptr<Watch>>& watches() const { return watches_; }
+
+  // --- timers (hub lock) ---
+  // The first timer of a new volume: within one interval, spread by id.
+  SteadyTime first_due(SteadyTime now) const;
+  // The timer fired: which check to run now, and when the next timer is.
+  Trigger on_timer(SteadyTime now, SteadyTime& next_due);
+
+  // --- the check (hub thread, no lock) ---
+  void check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at,
+             const std::vector<std::shared_ptr<Watch>>& watches);
+  bool found_unannounced_change() const { return unannounced_change_; }
+
+  // --- after the check (hub lock) ---
+  struct Next {
+    std::optional<Trigger> check_now;  // look again at once
+    std::optional<SteadyTime> due;     // the timer, if it moves
+  };
+  // Arms the interests the check found, and decides retry and fallback. announced_late:
+  // the unannounced change the check found was announced after all, by an event queued
+  // meanwhile.
+  Next settle(KernelWatchTable& table, SteadyTime now, SteadyTime current_due,
+              bool announced_late, spdlog::logger& hub_log);
+  // Polls from now on, without kernel watches.
+  void fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet);
+
+ private:
+  std::chrono::nanoseconds interval() const;
+  std::chrono::nanoseconds retry_delay() const;
+
+  const uint64_t id_;
+  const std::string dir_;
+  const Policy policy_;
+  ActiveMode mode_;
+  std::string mode_reason_;
+  std::vector<std::shared_ptr<Watch>> watches_;
+
+  unsigned polls_ = 0;
+  bool retry_due_ = false;  // the next timer is a retry, not a poll
+
+  // What the last check found (hub thread).
+  std::vector<Interest> interests_;
+  bool wants_retry_ = false;
+  bool unannounced_change_ = false;
+};
 
 }  // namespace hotreload

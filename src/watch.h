@@ -1,11 +1,17 @@
-// Watch: everything hotreload knows and decides about one watched file.
+// Watch: what hotreload knows and decides about one consumer of a volume — a FileWatcher's
+// key (KeyWatch) or a VolumeWatcher's whole directory (SnapshotWatch).
 //
-// It looks at the file only through the Filesystem seam and never touches a thread, a
-// timer or the event source: the Hub decides when to call check(), and reads back which
-// names the watch cares about (interests) and whether it wants a retry or polling.
-// check() runs on the hub thread only; status() may be called from any thread.
+// The decisions both kinds share live here: a content is offered only if its SHA-256
+// differs from the active one and it was not just refused; a refusal or a failure keeps
+// the active content; a failure is logged and counted once per cause; every decision is
+// reported as one Decision. How a watch looks at the filesystem is its kind's business.
+// A watch never touches a thread, a timer or the event source: its Volume decides when
+// it looks, and reads back what the look found. load() runs on the caller's thread before
+// the watch joins its volume, check() on the hub thread only; status() from any thread.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,9 +21,9 @@
 
 #include "hotreload/clock.h"
 #include "hotreload/decision.h"
-#include "hotreload/file_watcher.h"
-#include "hotreload/filesystem.h"
 #include "hotreload/options.h"
+#include "hotreload/watcher.h"
+#include "lookup_cache.h"
 #include "path_walk.h"
 
 namespace hotreload {
@@ -27,23 +33,36 @@ enum class Trigger : uint8_t {
   poll,         // poll mode's interval
   safety_poll,  // events mode's slow interval: a change found here was never announced
   retry,        // the last read found the file changing under it
-  event,        // inotify named something the watch cares about (or overflowed)
-  rehash,       // every Nth poll, IN_CLOSE_WRITE or an overflow: read and hash even if
-                // the signature is unchanged
+  event,        // inotify named something the volume cares about
+  rehash,       // every Nth poll, IN_CLOSE_WRITE, an overflow or a new kernel watch: read
+                // and hash even if the attributes say nothing changed
 };
 
 class Watch {
  public:
-  Watch(std::string path, Callback callback, Options options);
+  // whole_volume: the watch is the whole directory at path (a VolumeWatcher's), not a file
+  // in the directory above it.
+  Watch(std::string path, bool whole_volume, Options options);
+  virtual ~Watch() = default;
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
 
-  // The initial load, on the caller's thread, before the hub knows the watch. On failure
-  // returns the error and sets message to a sentence naming the path and the reason.
-  std::error_code load(Filesystem& fs, Clock& clock, std::string& message);
+  // The initial load. On failure returns the error and sets message to a sentence naming
+  // the path and the reason.
+  virtual std::error_code load(Filesystem& fs, Clock& clock, std::string& message) = 0;
+  // Looks and, if the content changed, offers it to the callback. fs is the volume's
+  // cache for this check.
+  virtual void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) = 0;
 
-  // Looks at the file and, if its content changed, offers it to the callback.
-  void check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at);
+  // What the last look found, for the volume to act on. The interests are handed over:
+  // the kernel watch table keeps the only copy.
+  std::vector<Interest> take_interests() { return std::exchange(interests_, {}); }
+  bool wants_retry() const { return wants_retry_; }
+  bool found_unannounced_change() const { return unannounced_change_; }
 
   const std::string& path() const { return path_; }
+  // The directory whose volume the watch belongs to.
+  std::string volume() const { return whole_volume_ ? path_ : parent_of(path_); }
   const Options& options() const { return options_; }
   Status status() const;
   ActiveMode mode() const { return mode_; }
@@ -51,54 +70,87 @@ class Watch {
   // hub logs a cause shared by many watches once).
   void set_mode(ActiveMode mode, std::string_view why, bool quiet);
 
-  // What the last look found, for the hub to act on.
-  // Hands the interests over to the hub, which keeps the registered copy.
-  std::vector<Interest> take_interests() { return std::exchange(interests_, {}); }
-  bool wants_retry() const { return wants_retry_; }
-  bool found_unannounced_change() const { return unannounced_change_; }
+  // Set by the hub when the watch joins a volume and when it leaves it.
+  uint64_t volume_id = 0;
+  std::atomic<bool> detached{false};
 
-  // The hub's bookkeeping, guarded by the hub's mutex; the watch never reads it.
-  struct HubSlot {
-    uint64_t id = 0;
-    SteadyTime due{};
-    unsigned polls = 0;
-    bool retry = false;
-    // The interests registered in the hub's directory table; dir points at the table's key.
-    struct Armed {
-      const std::string* dir;
-      std::string name;
-    };
-    std::vector<Armed> armed;
-  } slot;
+ protected:
+  using Invoke = std::function<Verdict()>;
+
+  // The initial content: accepted, or the sentence for StartError.
+  std::error_code accept_initial(const Digest& digest, const Invoke& invoke, Clock& clock,
+                                 std::string& message, const Snapshot* snapshot = nullptr);
+  // A changed content: offered unless it is the active one or was just refused. Returns
+  // true if the callback accepted it.
+  bool offer(const Digest& digest, const Invoke& invoke, Clock& clock, SteadyTime noticed_at,
+             const Snapshot* snapshot = nullptr);
+  // A failure to read: logged and counted once per cause.
+  void fail(std::error_code ec, const std::string& where);
+  std::string describe(std::error_code ec, const std::string& where) const;
+
+  // The start of a check: the signature to compare a look with, or null when the look
+  // must read anyway (a rehash; the safety poll, since a same-size rewrite within one
+  // timestamp tick leaves the signature as it was, and only the content can tell).
+  template <class Sig>
+  const Sig* start_check(const std::optional<Sig>& signature, Trigger trigger) {
+    wants_retry_ = false;
+    unannounced_change_ = false;
+    bool reads_anyway = trigger == Trigger::rehash || trigger == Trigger::safety_poll;
+    return reads_anyway || !signature ? nullptr : &*signature;
+  }
+
+  // Records what a look found: a failure, nothing new, or the signature of what it read.
+  // Returns true when there is a content to offer.
+  template <class Sig>
+  bool settle_look(std::optional<Sig>& signature, Trigger trigger, std::error_code error,
+                   const std::string& where, bool unchanged, Sig&& now) {
+    if (error) {
+      signature.reset();
+      look_failed(error, where);
+      return false;
+    }
+    look_succeeded();
+    if (unchanged) return false;
+    // A signature that moved with no event to say so: this volume's events cannot be trusted.
+    if (trigger == Trigger::safety_poll && signature && mode_ == ActiveMode::events &&
+        !(*signature == now))
+      unannounced_change_ = true;
+    signature = std::move(now);
+    return true;
+  }
+
+  std::vector<Interest> interests_;
+  bool wants_retry_ = false;
+  bool unannounced_change_ = false;
 
  private:
-  struct Look;
-  Look look(Filesystem& fs, const Signature* known);
-  void offer(std::string_view content, Clock& clock, SteadyTime noticed_at);
-  Verdict run_callback(std::string_view content, Clock& clock,
-                       std::chrono::nanoseconds& took);
-  void fail(std::error_code ec, const std::string& where);
+  // A look that failed: unstable reads ask for a retry and count only after several
+  // rounds; anything else fails at once.
+  void look_failed(std::error_code ec, const std::string& where);
+  void look_succeeded() { unstable_rounds_ = 0; }
+  Verdict run_callback(const Invoke& invoke, Clock& clock, std::chrono::nanoseconds& took);
   void report(Decision d, bool quiet = false);
 
   const std::string path_;
-  const Callback callback_;
+  const bool whole_volume_;
   const Options options_;
   std::shared_ptr<spdlog::logger> logger_;
 
   // Hub-thread state.
   ActiveMode mode_ = ActiveMode::events;
-  std::optional<Signature> signature_;  // of the content last read; reset on failure
   std::optional<Digest> refused_;       // the content the callback last refused
   std::string refused_reason_;
   std::error_code failure_;             // the cause last logged, so it is logged once
-  std::vector<Interest> interests_;
-  bool wants_retry_ = false;
-  int unstable_rounds_ = 0;              // consecutive checks that found the file moving
-  bool unannounced_change_ = false;
+  int unstable_rounds_ = 0;             // consecutive looks that found the file moving
 
   mutable std::mutex status_mu_;
   Status status_;  // written on the hub thread under status_mu_
 };
+
+// Attempts at reading a file (or a snapshot) that keeps changing, within one look.
+inline constexpr int kReadAttempts = 3;
+
+bool is_missing(std::error_code ec);
 
 std::shared_ptr<spdlog::logger> default_logger();
 

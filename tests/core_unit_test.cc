@@ -15,7 +15,7 @@
 #include "posix/posix_seams.h"
 #include "posix_tree.h"
 #include "test_support.h"
-#include "volume.h"
+#include "volume_kind.h"
 #include "writers.h"
 
 using namespace hotreload;

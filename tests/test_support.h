@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -20,6 +21,8 @@
 
 #include "hotreload/errors.h"
 #include "hotreload/file_watcher.h"
+#include "hotreload/filesystem.h"
+#include "hotreload/snapshot.h"
 
 // Let BOOST_TEST print the error enums it compares error_codes with.
 namespace boost::test_tools::tt_detail {
@@ -30,6 +33,16 @@ struct print_log_value<std::errc> {
 template <>
 struct print_log_value<hotreload::Errc> {
   void operator()(std::ostream& os, hotreload::Errc e) { os << make_error_code(e).message(); }
+};
+template <>
+struct print_log_value<hotreload::Digest> {
+  void operator()(std::ostream& os, const hotreload::Digest& d) { os << d.short_hex(); }
+};
+template <>
+struct print_log_value<std::optional<hotreload::Digest>> {
+  void operator()(std::ostream& os, const std::optional<hotreload::Digest>& d) {
+    os << (d ? d->short_hex() : std::string("none"));
+  }
 };
 template <>
 struct print_log_value<hotreload::ActiveMode> {
@@ -111,6 +124,51 @@ class Recorder {
   std::vector<std::string> seen_;
   std::vector<std::string> accepted_;
 };
+
+// Another Filesystem, counting the lstat and readlink calls made through it, per path.
+class CountingFilesystem final : public Filesystem {
+ public:
+  explicit CountingFilesystem(Filesystem& fs) : fs_(fs) {}
+  Result<FileStat> lstat(const std::string& p) override {
+    ++lstats[p];
+    return fs_.lstat(p);
+  }
+  Result<std::string> readlink(const std::string& p) override {
+    ++readlinks[p];
+    return fs_.readlink(p);
+  }
+  Result<std::unique_ptr<OpenFile>> open(const std::string& p) override { return fs_.open(p); }
+  Result<std::vector<std::string>> read_directory(const std::string& p) override {
+    return fs_.read_directory(p);
+  }
+  Result<uint64_t> filesystem_type(const std::string& p) override {
+    return fs_.filesystem_type(p);
+  }
+  std::map<std::string, int> lstats, readlinks;
+
+ private:
+  Filesystem& fs_;
+};
+
+// A snapshot's keys and contents, to compare with what was published.
+inline std::map<std::string, std::string> snapshot_keys(const Snapshot& s) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, entry] : s.keys) out.emplace(key, entry.content);
+  return out;
+}
+
+// How many directories a volume at path has watched for it: path itself, and the ones
+// above it on its filesystem (its anchor, shared with every volume below them).
+inline std::size_t directories_up_to_mount(std::filesystem::path path) {
+  std::size_t count = 1;
+  struct ::stat st, up;
+  while (path != "/" && ::stat(path.c_str(), &st) == 0 &&
+         ::stat(path.parent_path().c_str(), &up) == 0 && st.st_dev == up.st_dev) {
+    path = path.parent_path();
+    ++count;
+  }
+  return count;
+}
 
 // Polls a condition that another thread makes true (status counters, say).
 template <class Pred>

@@ -21,6 +21,8 @@ class logger;
 
 namespace hotreload {
 
+struct Snapshot;
+
 enum class DecisionKind {
   loaded,         // the initial content was accepted by start()
   reloaded,       // a changed content was accepted
@@ -35,7 +37,8 @@ HOTRELOAD_EXPORT std::string_view to_string(DecisionKind kind);
 
 struct Decision {
   DecisionKind kind{};
-  std::string_view path;
+  std::string_view path;          // the watched file, or the watched directory
+  std::string_view volume;        // the directory it belongs to (the path itself for a volume)
   std::optional<Digest> hash;     // loaded, reloaded, rejected
   std::error_code error;          // rejected, read_error, missing
   std::string_view detail;        // the rejection reason, or why the mode changed
@@ -45,6 +48,9 @@ struct Decision {
   // From the moment a change was noticed (event batch or poll) to the end of the callback.
   std::chrono::nanoseconds latency{0};
   std::chrono::nanoseconds callback_duration{0};
+  // A VolumeWatcher's loaded, reloaded and rejected: the snapshot offered (its keys, and
+  // which were added, changed, removed). Valid only during the call.
+  const Snapshot* snapshot = nullptr;
 };
 
 // One line, key=value, e.g. "event=reloaded path=/etc/app/key hash=3f2a… reloads=4 errors=0".

@@ -13,6 +13,9 @@ enum class Errc {
   unstable = 2,           // the file kept changing while it was read; retried later
   rejected = 3,           // the callback refused the content
   not_regular_file = 4,   // a FIFO, socket or device where a config file should be
+  too_many_keys = 5,      // a directory holds more files than KeySelection::keys_max
+  snapshot_too_large = 6, // a directory's files add up to more than KeySelection::total_size_max
+  empty_snapshot = 7,     // a directory holds no file to offer
 };
 
 HOTRELOAD_EXPORT const std::error_category& hotreload_category() noexcept;

@@ -1,7 +1,7 @@
 // Filesystem: the few calls the watcher makes to look at files, and nothing more.
 //
 // The real implementation (src/posix/) is a thin layer over lstat/readlink/openat/fstat/
-// read/statfs that reports errno exactly; the harness implements the same interface over
+// read/readdir/statfs that reports errno exactly; the harness implements the same interface over
 // an in-memory tree with injected faults. Paths are absolute.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "hotreload/export.h"
 #include "hotreload/result.h"
@@ -48,6 +49,9 @@ class HOTRELOAD_EXPORT Filesystem {
   virtual Result<std::string> readlink(const std::string& path) = 0;
   // Opens for reading; does not follow a symlink in the last component (ELOOP).
   virtual Result<std::unique_ptr<OpenFile>> open(const std::string& path) = 0;
+  // The names in a directory (following a symlink to it), sorted bytewise, without "."
+  // and "..". What each name is, the caller asks lstat.
+  virtual Result<std::vector<std::string>> read_directory(const std::string& path) = 0;
   // The statfs(2) f_type magic of the filesystem holding path.
   virtual Result<uint64_t> filesystem_type(const std::string& path) = 0;
 };

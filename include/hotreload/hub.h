@@ -1,7 +1,8 @@
 // Hub: one event source, one timer queue and (in production) one thread for many watches.
 //
 // The kernel allows 128 inotify instances per user by default, so a process watches
-// everything through one Hub; watches in one directory share one kernel watch. The hub's
+// everything through one Hub; watches of one directory share its volume and its kernel
+// watch (docs/architecture.md). The hub's
 // loop is the plain function run_once(), which the production thread calls forever and
 // the harness calls single-threaded in virtual time: the same code either way.
 #pragma once
@@ -49,13 +50,14 @@ class HOTRELOAD_EXPORT Hub {
   void start_thread();
   void stop_thread() noexcept;
 
-  std::size_t watch_count() const;
-  std::size_t kernel_watch_count() const;
+  std::size_t watch_count() const;         // started FileWatchers and VolumeWatchers
+  std::size_t volume_count() const;        // the directories (and policies) they share
+  std::size_t kernel_watch_count() const;  // inotify watches held
   Filesystem& filesystem();
   Clock& clock();
 
  private:
-  friend class FileWatcher;
+  friend class Watcher;
   void attach(std::shared_ptr<Watch> watch);
   void detach(Watch& watch) noexcept;
 

@@ -1,7 +1,8 @@
 // Reloadable<T>: a config parsed and validated into an immutable T, swapped atomically.
 //
-// The parse function turns content into a T, or throws to refuse it (the message becomes
-// the rejection reason). get() hands out a shared_ptr<const T> snapshot: readers never
+// From a file, the parse function turns its content into a T; from a directory (a
+// ConfigMap volume: every key of one publish together), it turns a Snapshot into a T. It
+// throws to refuse (the message becomes the rejection reason). get() hands out a shared_ptr<const T> snapshot: readers never
 // wait for a parse or a callback, and a snapshot stays valid for as long as it is held,
 // whatever reloads happen meanwhile.
 //
@@ -22,6 +23,7 @@
 #include <utility>
 
 #include "hotreload/file_watcher.h"
+#include "hotreload/volume_watcher.h"
 
 namespace hotreload {
 
@@ -29,19 +31,38 @@ template <class T>
 class Reloadable {
  public:
   using Parse = std::function<T(std::string_view content)>;
+  using ParseSnapshot = std::function<T(const Snapshot& snapshot)>;
   // Called on the hub thread after each accepted reload, with the new snapshot.
   using OnReload = std::function<void(const std::shared_ptr<const T>&)>;
 
+  // A config held in one file.
   Reloadable(std::string path, Parse parse, Options options = {},
              std::shared_ptr<Hub> hub = nullptr, OnReload on_reload = nullptr)
-      : parse_(std::move(parse)),
-        on_reload_(std::move(on_reload)),
-        watcher_(std::move(path), [this](std::string_view content) { return accept(content); },
-                 std::move(options), std::move(hub)) {}
+      : on_reload_(std::move(on_reload)),
+        watcher_(std::make_unique<FileWatcher>(
+            std::move(path),
+            [this, parse = std::move(parse)](std::string_view content) {
+              return accept(parse(content));
+            },
+            std::move(options), std::move(hub))) {}
 
-  // Loads and parses the file; throws StartError if either fails.
-  void start() { watcher_.start(); }
-  void stop() noexcept { watcher_.stop(); }
+  // A config made of every key of a directory (a ConfigMap or Secret volume), which
+  // changes only as a whole.
+  Reloadable(std::string dir, ParseSnapshot parse, Options options = {}, KeySelection keys = {},
+             std::shared_ptr<Hub> hub = nullptr, OnReload on_reload = nullptr)
+      : on_reload_(std::move(on_reload)),
+        watcher_(std::make_unique<VolumeWatcher>(
+            std::move(dir),
+            [this, parse = std::move(parse)](const Snapshot& snapshot) {
+              return accept(parse(snapshot));
+            },
+            std::move(options), std::move(keys), std::move(hub))) {}
+
+  ~Reloadable() { watcher_->stop(); }  // first: no callback may run into the rest
+
+  // Loads and parses the config; throws StartError if either fails.
+  void start() { watcher_->start(); }
+  void stop() noexcept { watcher_->stop(); }
 
   std::shared_ptr<const T> get() const {
     std::lock_guard lock(current_mu_);
@@ -68,12 +89,12 @@ class Reloadable {
     std::shared_ptr<const T> snapshot_;
   };
 
-  Status status() const { return watcher_.status(); }
+  Status status() const { return watcher_->status(); }
 
  private:
-  Verdict accept(std::string_view content) {
-    // A throwing parse is a rejection; FileWatcher turns the exception into the reason.
-    auto next = std::make_shared<const T>(parse_(content));
+  // A throwing parse is a rejection: the watcher turns the exception into the reason.
+  Verdict accept(T parsed) {
+    auto next = std::make_shared<const T>(std::move(parsed));
     std::shared_ptr<const T> previous;  // released after the lock, not under it
     {
       std::lock_guard lock(current_mu_);
@@ -84,12 +105,11 @@ class Reloadable {
     return Verdict::accept();
   }
 
-  Parse parse_;
   OnReload on_reload_;
   mutable std::mutex current_mu_;
   std::shared_ptr<const T> current_;
   std::atomic<uint64_t> version_{0};  // bumped after each swap, for Readers
-  FileWatcher watcher_;  // last: stops (and so stops calling accept) before the rest goes
+  std::unique_ptr<Watcher> watcher_;
 };
 
 }  // namespace hotreload

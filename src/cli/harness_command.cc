@@ -87,10 +87,10 @@ std::string pad(std::string s, std::size_t width) {
 }
 
 void print_table(const CampaignReport& report) {
-  std::cout << "\n" << pad("row", 16) << pad("status", 10) << pad("runs", 8)
+  std::cout << "\n" << pad("row", 20) << pad("status", 10) << pad("runs", 8)
             << pad("faults injected", 17) << "checks passed\n";
   for (const auto& [row, v] : report.rows) {
-    std::cout << pad(std::string(row_name(row)), 16) << pad(v.held ? "held" : "VIOLATED", 10)
+    std::cout << pad(std::string(row_name(row)), 20) << pad(v.held ? "held" : "VIOLATED", 10)
               << pad(std::to_string(v.runs), 8) << pad(std::to_string(v.injected), 17)
               << v.checks_passed << "\n";
   }

@@ -18,7 +18,7 @@
 #include "duration.h"
 #include "exit_codes.h"
 #include "path_walk.h"
-#include "volume.h"
+#include "volume_kind.h"
 
 namespace hotreload::cli {
 

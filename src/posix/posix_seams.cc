@@ -1,5 +1,6 @@
 #include "posix_seams.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -8,6 +9,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -86,6 +88,29 @@ Result<std::unique_ptr<OpenFile>> PosixFilesystem::open(const std::string& path)
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return last_error();
   return std::unique_ptr<OpenFile>(new PosixOpenFile(fd));
+}
+
+Result<std::vector<std::string>> PosixFilesystem::read_directory(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return last_error();
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    std::error_code ec = last_error();
+    ::close(fd);
+    return ec;
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+    errno = 0;
+  }
+  std::error_code ec = errno ? last_error() : std::error_code{};
+  ::closedir(dir);
+  if (ec) return ec;
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Result<uint64_t> PosixFilesystem::filesystem_type(const std::string& path) {

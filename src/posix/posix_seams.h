@@ -17,6 +17,7 @@ class PosixFilesystem final : public Filesystem {
   Result<FileStat> lstat(const std::string& path) override;
   Result<std::string> readlink(const std::string& path) override;
   Result<std::unique_ptr<OpenFile>> open(const std::string& path) override;
+  Result<std::vector<std::string>> read_directory(const std::string& path) override;
   Result<uint64_t> filesystem_type(const std::string& path) override;
 };
 

@@ -1,0 +1,179 @@
+#include "kernel_watch_table.h"
+
+#include <algorithm>
+
+namespace hotreload {
+
+namespace {
+
+bool vanished(std::error_code ec) {
+  return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
+}
+
+// Sorted, one entry per (dir, name); an interest needed by anyone is not optional.
+std::vector<Interest> normalised(std::vector<Interest> wanted) {
+  std::sort(wanted.begin(), wanted.end());  // optional=false sorts first
+  auto same_place = [](const Interest& a, const Interest& b) {
+    return a.dir == b.dir && a.name == b.name;
+  };
+  wanted.erase(std::unique(wanted.begin(), wanted.end(), same_place), wanted.end());
+  return wanted;
+}
+
+constexpr uint32_t kEntryMoved = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE;
+constexpr uint32_t kSelfGone = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT;
+
+}  // namespace
+
+void KernelWatchTable::add(Owner owner, const Interest& interest) {
+  auto& names = dirs_[interest.dir].names;
+  std::pair entry{interest.name, owner};
+  names.insert(std::upper_bound(names.begin(), names.end(), entry), std::move(entry));
+}
+
+void KernelWatchTable::remove(Owner owner, const Interest& interest) {
+  auto d = dirs_.find(interest.dir);
+  if (d == dirs_.end()) return;
+  auto& names = d->second.names;
+  auto entry = std::find(names.begin(), names.end(), std::pair{interest.name, owner});
+  if (entry != names.end()) names.erase(entry);
+  if (names.empty()) {
+    unbind(d->first, d->second);
+    dirs_.erase(d);
+  }
+}
+
+void KernelWatchTable::bind(const std::string& dir, Directory& d, int wd) {
+  d.wd = wd;
+  d.stale = false;
+  auto& paths = by_wd_[wd];
+  if (std::find(paths.begin(), paths.end(), dir) == paths.end()) paths.push_back(dir);
+}
+
+// Forgets dir's descriptor; the kernel watch goes when no other path uses it.
+void KernelWatchTable::unbind(const std::string& dir, Directory& d) {
+  if (d.wd < 0) return;
+  auto it = by_wd_.find(d.wd);
+  if (it != by_wd_.end()) {
+    std::erase(it->second, dir);
+    if (it->second.empty()) {
+      events_.remove_watch(d.wd);
+      by_wd_.erase(it);
+    }
+  }
+  d.wd = -1;
+  d.stale = false;
+}
+
+std::error_code KernelWatchTable::ensure_armed(const std::string& dir, Directory& d,
+                                               bool& armed_now) {
+  if (d.wd >= 0 && !d.stale) return {};
+  auto wd = events_.add_watch(dir);
+  if (!wd) {
+    unbind(dir, d);
+    return wd.error();
+  }
+  if (*wd == d.wd) {  // the same inode as before: nothing was missed
+    d.stale = false;
+    return {};
+  }
+  unbind(dir, d);
+  bind(dir, d, *wd);
+  armed_now = true;
+  return {};
+}
+
+KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest> wanted) {
+  wanted = normalised(std::move(wanted));
+  auto& registered = interests_[owner];
+  if (registered != wanted) {
+    // Add first, then remove: a directory in both keeps its kernel watch.
+    for (const Interest& i : wanted) add(owner, i);
+    for (const Interest& i : registered) remove(owner, i);
+    registered = std::move(wanted);
+  }
+  Armed result;
+  for (auto i = registered.begin(); i != registered.end();) {
+    const std::string& dir = i->dir;
+    auto end = std::find_if(i, registered.end(), [&](const Interest& r) { return r.dir != dir; });
+    bool optional = std::all_of(i, end, [](const Interest& r) { return r.optional; });
+    i = end;
+    Directory& d = dirs_.find(dir)->second;
+    if (optional && d.refused) continue;
+    std::error_code ec = ensure_armed(dir, d, result.armed_now);
+    if (!ec) continue;
+    if (optional) {
+      d.refused = !vanished(ec);
+    } else if (vanished(ec)) {
+      if (!result.gone) result.gone = ec;
+    } else if (!result.refused) {
+      result.refused = ec;
+    }
+  }
+  return result;
+}
+
+void KernelWatchTable::drop(Owner owner) {
+  auto it = interests_.find(owner);
+  if (it == interests_.end()) return;
+  for (const Interest& i : it->second) remove(owner, i);
+  interests_.erase(it);
+}
+
+void KernelWatchTable::mark_stale_below(const std::string& path) {
+  auto mark = [](Directory& d) {
+    if (d.wd >= 0) d.stale = true;
+    d.refused = false;
+  };
+  if (auto d = dirs_.find(path); d != dirs_.end()) mark(d->second);
+  std::string prefix = path + "/";
+  for (auto d = dirs_.lower_bound(prefix); d != dirs_.end() && d->first.starts_with(prefix); ++d)
+    mark(d->second);
+}
+
+void KernelWatchTable::route(const Event& event,
+                             const std::function<void(Owner, const std::string&)>& concerned) {
+  auto it = by_wd_.find(event.wd);
+  if (it == by_wd_.end()) return;
+  // A copy: the re-arming rules below may unbind the descriptor.
+  const std::vector<std::string> paths = it->second;
+  bool itself = event.name.empty() || (event.mask & (kSelfGone | IN_IGNORED));
+  for (const std::string& path : paths) {
+    auto d = dirs_.find(path);
+    if (d == dirs_.end() || d->second.wd != event.wd) continue;
+    Directory& dir = d->second;
+    if (itself) {
+      for (const auto& [name, owner] : dir.names) concerned(owner, path);
+      if (event.mask & IN_IGNORED) {
+        dir.wd = -1;  // the kernel dropped it: nothing to remove
+        dir.stale = false;
+      } else if (event.mask & kSelfGone) {
+        dir.stale = true;  // ask again: the path may name a new directory, or none
+      }
+      continue;
+    }
+    if (event.mask & kEntryMoved) mark_stale_below(join_path(path, event.name));
+    auto any = std::equal_range(dir.names.begin(), dir.names.end(), std::pair{std::string(), Owner{0}},
+                                [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto n = any.first; n != any.second; ++n) concerned(n->second, path);
+    auto named = std::equal_range(dir.names.begin(), dir.names.end(),
+                                  std::pair{event.name, Owner{0}},
+                                  [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto n = named.first; n != named.second; ++n) concerned(n->second, path);
+  }
+  if (event.mask & IN_IGNORED) by_wd_.erase(event.wd);
+}
+
+void KernelWatchTable::forget_all() {
+  for (auto& [path, d] : dirs_) {
+    if (d.wd >= 0) d.stale = true;
+    d.refused = false;
+  }
+}
+
+bool KernelWatchTable::watched(const std::string& dir) const {
+  auto d = dirs_.find(dir);
+  return d != dirs_.end() && d->second.wd >= 0;
+}
+
+}  // namespace hotreload

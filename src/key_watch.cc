@@ -1,0 +1,106 @@
+#include "key_watch.h"
+
+#include "consistent_read.h"
+#include "hotreload/errors.h"
+
+namespace hotreload {
+
+struct KeyWatch::Look {
+  PathWalk walk;
+  std::optional<FileContent> content;
+  std::error_code error;
+  std::string error_path;
+  bool unchanged = false;
+};
+
+KeyWatch::KeyWatch(std::string path, Callback callback, Options options)
+    : Watch(std::move(path), false, std::move(options)), callback_(std::move(callback)) {}
+
+namespace {
+
+// A walk takes several syscalls, so it can fail on a tree caught between two steps of a
+// writer: the kubelet removes the old ..<timestamp> directory right after the swap, and a
+// walk that read the old ..data target finds it gone. A failure counts only when a fresh
+// walk stops at the same place for the same reason; otherwise the later walk stands.
+PathWalk settled_walk(LookupCache& fs, const std::string& path) {
+  PathWalk walk = walk_path(fs, path);
+  for (int attempt = 1; walk.error && attempt < kReadAttempts; ++attempt) {
+    fs.forget();
+    PathWalk again = walk_path(fs, path);
+    if (again.error == walk.error && again.error_path == walk.error_path) break;
+    walk = std::move(again);
+  }
+  return walk;
+}
+
+}  // namespace
+
+// Walks the path and, unless the signature is the known one, reads the file. A file that
+// changes under the read is walked and read again, a few times.
+KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
+  Look result;
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    if (attempt > 0) fs.forget();
+    result.walk = settled_walk(fs, path());
+    if (result.walk.error) {
+      result.error = result.walk.error;
+      result.error_path = result.walk.error_path;
+      return result;
+    }
+    if (known && *known == result.walk.signature) {
+      result.unchanged = true;
+      return result;
+    }
+    auto read = consistent_read(fs, result.walk.file, result.walk.signature.file,
+                                options().read_size_max);
+    if (read) {
+      result.content = std::move(*read);
+      return result;
+    }
+    result.error = read.error();
+    result.error_path = result.walk.file;
+    // The file the walk found is gone or replaced by the time it is opened: the tree moved
+    // between the two, which is instability, not absence.
+    if (is_missing(read.error()) || read.error() == std::errc::too_many_symbolic_link_levels)
+      result.error = make_error_code(Errc::unstable);
+    if (result.error != Errc::unstable) return result;
+  }
+  return result;
+}
+
+std::error_code KeyWatch::offerable(const std::string& content) const {
+  if (content.empty() && !options().allow_empty) return make_error_code(Errc::empty_file);
+  return {};
+}
+
+std::error_code KeyWatch::load(Filesystem& fs, Clock& clock, std::string& message) {
+  LookupCache cache(fs);
+  Look seen = look(cache, nullptr);
+  interests_ = seen.walk.interests;
+  std::error_code ec = seen.error ? seen.error : offerable(seen.content->bytes);
+  if (ec) {
+    message = "hotreload: cannot load " + path() + ": " + describe(ec, seen.error_path);
+    return ec;
+  }
+  const std::string& content = seen.content->bytes;
+  ec = accept_initial(Digest::of(content), [&] { return callback_(content); }, clock, message);
+  if (!ec) signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
+  return ec;
+}
+
+void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
+  Look seen = look(fs, start_check(signature_, trigger));
+  interests_ = std::move(seen.walk.interests);
+  Signature now{std::move(seen.walk.signature.links),
+                seen.content ? seen.content->stat : FileStat{}};
+  if (!settle_look(signature_, trigger, seen.error, seen.error_path, seen.unchanged, std::move(now)))
+    return;
+  const std::string& content = seen.content->bytes;
+  if (std::error_code ec = offerable(content)) {
+    fail(ec, path());
+    return;
+  }
+  offer(Digest::of(content), [&] { return callback_(content); }, clock, noticed_at);
+}
+
+}  // namespace hotreload

@@ -1,0 +1,32 @@
+// KeyWatch: one file, as a FileWatcher sees it.
+//
+// A look walks the path (every symlink on the way), and unless the walk's signature is the
+// one last read, reads the file consistently and offers the content. A walk or read that
+// catches a writer between two steps is retried; a failure counts only when it repeats.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "hotreload/file_watcher.h"
+#include "watch.h"
+
+namespace hotreload {
+
+class KeyWatch final : public Watch {
+ public:
+  KeyWatch(std::string path, Callback callback, Options options);
+
+  std::error_code load(Filesystem& fs, Clock& clock, std::string& message) override;
+  void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) override;
+
+ private:
+  struct Look;
+  Look look(LookupCache& fs, const Signature* known);
+  std::error_code offerable(const std::string& content) const;
+
+  const Callback callback_;
+  std::optional<Signature> signature_;  // of the content last read; reset on failure
+};
+
+}  // namespace hotreload

@@ -1,0 +1,162 @@
+// The hub loop on its own, single-threaded over the simulated seams: one check per volume
+// per wakeup however many events name it, a bound on timer-driven checks per wakeup,
+// watches joining and leaving volumes, and stop() from inside a callback.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/test/unit_test.hpp>
+#include <map>
+
+#include "hotreload/hub.h"
+#include "hotreload/volume_watcher.h"
+#include "sim_clock.h"
+#include "sim_events.h"
+#include "sim_filesystem.h"
+#include "test_support.h"
+#include "writers.h"
+
+using namespace hotreload;
+using namespace hotreload::harness;
+using namespace std::chrono_literals;
+using hotreload::test::CountingFilesystem;
+
+namespace {
+
+struct Bench {
+  std::shared_ptr<SimClock> clock = std::make_shared<SimClock>();
+  std::shared_ptr<SimFilesystem> sim = std::make_shared<SimFilesystem>(clock);
+  std::shared_ptr<CountingFilesystem> fs = std::make_shared<CountingFilesystem>(*sim);
+  std::shared_ptr<Hub> hub;
+  Options options;
+
+  Bench() {
+    auto quiet = std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
+    hub = std::make_shared<Hub>(Seams{fs, std::make_unique<SimEvents>(*sim, clock, 1), clock}, quiet);
+    options.logger = quiet;
+  }
+  void publish(const std::string& dir, const std::map<std::string, std::string>& keys) {
+    if (!sim->exists(dir)) sim->apply({.kind = TreeOp::Kind::make_dir, .path = dir, .mode = 0755});
+    clock->advance(1ms);
+    KubeletWriter kubelet(dir);
+    BOOST_REQUIRE(!apply_all(*sim, kubelet.plan(*sim, keys)));
+  }
+  // Runs the hub through the checks owed now (a few wakeups: a check that arms a new
+  // kernel watch asks for another), then until time stands at now + span.
+  void run(std::chrono::nanoseconds span = 0ns) {
+    SteadyTime until = clock->now() + span;
+    for (int i = 0; i < 4; ++i) hub->run_once(clock->now());
+    while (clock->now() < until) hub->run_once(until);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(hub_loop)
+
+BOOST_AUTO_TEST_CASE(a_burst_of_events_is_one_check_of_the_volume) {
+  Bench b;
+  std::map<std::string, std::string> keys;
+  for (int i = 0; i < 10; ++i) keys["k" + std::to_string(i)] = "1";
+  b.publish("/cfg", keys);
+  std::map<std::string, int> calls;
+  std::vector<std::unique_ptr<FileWatcher>> watchers;
+  for (const auto& [key, content] : keys) {
+    watchers.push_back(std::make_unique<FileWatcher>(
+        "/cfg/" + key, [&calls, key = key](std::string_view) {
+          ++calls[key];
+          return Verdict::accept();
+        }, b.options, b.hub));
+    watchers.back()->start();
+  }
+  b.run();  // the checks start() asks for
+  BOOST_TEST(b.hub->volume_count() == 1u);
+  for (auto& [key, content] : keys) content = "2";
+  b.publish("/cfg", keys);  // a dozen events: mkdir, symlink, rename, rm -rf…
+  b.fs->readlinks.clear();
+  b.hub->run_once(b.clock->now());
+  // One wakeup, one check: ..data resolved once for the ten keys, each offered once.
+  BOOST_TEST(b.fs->readlinks["/cfg/..data"] == 1);
+  for (const auto& [key, content] : keys) BOOST_TEST(calls[key] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(timer_checks_per_wakeup_are_bounded_so_events_wait_for_few) {
+  Bench b;
+  b.options.mode = Mode::poll;
+  b.options.poll_interval = 1s;
+  std::vector<std::unique_ptr<FileWatcher>> watchers;
+  for (int v = 0; v < 300; ++v) {
+    std::string dir = "/v" + std::to_string(v);
+    b.publish(dir, {{"k", "1"}});
+    watchers.push_back(std::make_unique<FileWatcher>(dir + "/k", [](std::string_view) {
+      return Verdict::accept();
+    }, b.options, b.hub));
+    watchers.back()->start();
+  }
+  b.run();
+  b.clock->advance(2s);  // every volume is due
+  b.fs->readlinks.clear();
+  b.hub->run_once(b.clock->now());
+  int checked = 0;
+  for (const auto& [path, n] : b.fs->readlinks) checked += path.ends_with("/..data") ? n : 0;
+  BOOST_TEST(checked == 256);
+  b.hub->run_once(b.clock->now());
+  checked = 0;
+  for (const auto& [path, n] : b.fs->readlinks) checked += path.ends_with("/..data") ? n : 0;
+  BOOST_TEST(checked == 300);
+}
+
+BOOST_AUTO_TEST_CASE(watches_join_and_leave_their_volume) {
+  Bench b;
+  b.publish("/cfg", {{"a", "1"}, {"b", "1"}});
+  auto accept = [](std::string_view) { return Verdict::accept(); };
+  FileWatcher a("/cfg/a", accept, b.options, b.hub);
+  FileWatcher a_again("/cfg/a", accept, b.options, b.hub);
+  VolumeWatcher whole("/cfg", [](const Snapshot&) { return Verdict::accept(); }, b.options, {}, b.hub);
+  a.start();
+  a_again.start();
+  whole.start();
+  b.run();
+  BOOST_TEST(b.hub->watch_count() == 3u);
+  BOOST_TEST(b.hub->volume_count() == 1u);
+  BOOST_TEST(b.hub->kernel_watch_count() == 2u);  // /cfg, and / for the name "cfg"
+  a.stop();
+  whole.stop();
+  BOOST_TEST(b.hub->volume_count() == 1u);
+  BOOST_TEST(b.hub->kernel_watch_count() == 2u);
+  a_again.stop();
+  BOOST_TEST(b.hub->volume_count() == 0u);
+  BOOST_TEST(b.hub->kernel_watch_count() == 0u);
+  a.start();  // started again: a volume anew
+  b.run();
+  BOOST_TEST(b.hub->volume_count() == 1u);
+  BOOST_TEST(b.hub->kernel_watch_count() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_watch_stopped_from_a_callback_is_not_called_again) {
+  Bench b;
+  b.publish("/cfg", {{"a", "1"}, {"b", "1"}});
+  int b_calls = 0;
+  std::unique_ptr<FileWatcher> second;
+  FileWatcher first("/cfg/a", [&](std::string_view content) {
+    if (content == "2") {
+      second->stop();  // a watch of the same volume, checked after this one
+      second->stop();  // idempotent
+    }
+    return Verdict::accept();
+  }, b.options, b.hub);
+  second = std::make_unique<FileWatcher>("/cfg/b", [&](std::string_view) {
+    ++b_calls;
+    return Verdict::accept();
+  }, b.options, b.hub);
+  first.start();
+  second->start();
+  b.run();
+  BOOST_TEST(b_calls == 1);
+  b.publish("/cfg", {{"a", "2"}, {"b", "2"}});
+  b.run(10ms);
+  BOOST_TEST(b_calls == 1);  // stopped before its turn in the same check
+  BOOST_TEST(first.status().reloads == 1u);
+  BOOST_TEST(b.hub->watch_count() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,221 @@
+// KernelWatchTable on its own: which kernel watches it holds for which interests, which
+// owners an event concerns, and when it asks the kernel again. The event source is a
+// ledger that hands out descriptors per directory "inode" the test controls.
+#include <boost/test/unit_test.hpp>
+
+#include "test_support.h"
+#include <map>
+#include <set>
+
+#include "kernel_watch_table.h"
+
+using namespace hotreload;
+
+namespace {
+
+// inotify as the table sees it: a descriptor per inode, the same one for the same inode.
+// The test moves "inodes" under paths to play renames, removals and recreations.
+class LedgerEvents final : public EventSource {
+ public:
+  Result<int> add_watch(const std::string& path) override {
+    ++adds[path];
+    if (auto e = errors.find(path); e != errors.end()) return errno_code(e->second);
+    auto ino = inode.find(path);
+    if (ino == inode.end()) return errno_code(ENOENT);
+    auto [it, fresh] = wd_of.try_emplace(ino->second, next_wd);
+    if (fresh) ++next_wd;
+    live.insert(it->second);
+    return it->second;
+  }
+  void remove_watch(int wd) override {
+    removed.push_back(wd);
+    live.erase(wd);
+    std::erase_if(wd_of, [&](const auto& e) { return e.second == wd; });
+  }
+  std::error_code wait(std::chrono::nanoseconds, std::vector<Event>&) override { return {}; }
+  void wake() override {}
+
+  std::map<std::string, int> inode;   // path -> inode number
+  std::map<std::string, int> errors;  // path -> errno add_watch fails with
+  std::map<int, int> wd_of;           // inode -> descriptor
+  std::set<int> live;
+  std::map<std::string, int> adds;
+  std::vector<int> removed;
+  int next_wd = 1;
+};
+
+Interest at(std::string dir, std::string name, bool optional = false) {
+  return {std::move(dir), std::move(name), optional};
+}
+
+std::set<uint64_t> concerned(KernelWatchTable& t, Event ev) {
+  std::set<uint64_t> owners;
+  t.route(ev, [&](uint64_t owner, const std::string&) { owners.insert(owner); });
+  return owners;
+}
+
+Event named(int wd, uint32_t mask, std::string name) {
+  return Event{.wd = wd, .mask = mask, .cookie = 0, .name = std::move(name)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(kernel_watch_table)
+
+BOOST_AUTO_TEST_CASE(volumes_of_one_directory_share_one_kernel_watch_until_the_last_goes) {
+  LedgerEvents ev;
+  ev.inode = {{"/cfg", 10}};
+  KernelWatchTable t(ev);
+  BOOST_TEST(t.arm(1, {at("/cfg", "a.yaml")}).armed_now);
+  BOOST_TEST(!t.arm(2, {at("/cfg", "b.yaml")}).armed_now);  // the same directory
+  BOOST_TEST(t.kernel_watch_count() == 1u);
+  BOOST_TEST(ev.adds["/cfg"] == 1);
+  t.drop(1);
+  BOOST_TEST(t.kernel_watch_count() == 1u);
+  BOOST_TEST(ev.removed.empty());
+  t.drop(2);
+  BOOST_TEST(t.kernel_watch_count() == 0u);
+  BOOST_TEST(ev.removed == std::vector<int>{1});
+}
+
+BOOST_AUTO_TEST_CASE(the_same_interests_again_ask_the_kernel_nothing) {
+  LedgerEvents ev;
+  ev.inode = {{"/cfg", 10}, {"/", 1}};
+  KernelWatchTable t(ev);
+  std::vector<Interest> wanted{at("/cfg", "..data"), at("/", "cfg", true)};
+  t.arm(1, wanted);
+  auto again = t.arm(1, wanted);
+  BOOST_TEST(!again.armed_now);
+  BOOST_TEST(ev.adds["/cfg"] == 1);
+  BOOST_TEST(ev.adds["/"] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_event_reaches_the_owners_of_its_name_and_of_the_whole_directory) {
+  LedgerEvents ev;
+  ev.inode = {{"/cfg", 10}};
+  KernelWatchTable t(ev);
+  t.arm(1, {at("/cfg", "a.yaml")});
+  t.arm(2, {at("/cfg", "b.yaml")});
+  t.arm(3, {at("/cfg", "")});  // every name: a plain directory's VolumeWatcher
+  BOOST_TEST((concerned(t, named(1, IN_CLOSE_WRITE, "a.yaml")) == std::set<uint64_t>{1, 3}));
+  BOOST_TEST((concerned(t, named(1, IN_MOVED_TO, "other")) == std::set<uint64_t>{3}));
+  BOOST_TEST((concerned(t, named(1, IN_DELETE_SELF, "")) == std::set<uint64_t>{1, 2, 3}));
+  BOOST_TEST(concerned(t, named(99, IN_CREATE, "a.yaml")).empty());  // not ours
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_the_kernel_dropped_is_armed_again) {
+  LedgerEvents ev;
+  ev.inode = {{"/cfg", 10}};
+  KernelWatchTable t(ev);
+  t.arm(1, {at("/cfg", "a.yaml")});
+  // rm -rf /cfg; mkdir /cfg: IN_DELETE_SELF, then IN_IGNORED; a new inode at the path.
+  BOOST_TEST(concerned(t, named(1, IN_DELETE_SELF, "")) == std::set<uint64_t>{1});
+  ev.inode["/cfg"] = 11;
+  BOOST_TEST(concerned(t, named(1, IN_IGNORED, "")) == std::set<uint64_t>{1});
+  auto armed = t.arm(1, {at("/cfg", "a.yaml")});
+  BOOST_TEST(armed.armed_now);
+  BOOST_TEST(ev.adds["/cfg"] == 2);
+  BOOST_TEST(t.kernel_watch_count() == 1u);
+  // Events on the new descriptor reach the owner.
+  BOOST_TEST(concerned(t, named(2, IN_MOVED_TO, "a.yaml")) == std::set<uint64_t>{1});
+}
+
+BOOST_AUTO_TEST_CASE(an_ignored_descriptor_alone_is_enough_to_ask_again) {
+  LedgerEvents ev;
+  ev.inode = {{"/cfg", 10}};
+  KernelWatchTable t(ev);
+  t.arm(1, {at("/cfg", "a.yaml")});
+  ev.inode["/cfg"] = 11;  // unmounted and mounted again: IN_IGNORED only
+  concerned(t, named(1, IN_IGNORED, ""));
+  BOOST_TEST(t.arm(1, {at("/cfg", "a.yaml")}).armed_now);
+  BOOST_TEST(ev.removed.empty());  // the kernel dropped it already
+}
+
+BOOST_AUTO_TEST_CASE(a_rename_above_a_directory_makes_it_ask_again_and_release_the_old_inode) {
+  LedgerEvents ev;
+  ev.inode = {{"/vol", 5}, {"/vol/app", 6}, {"/vol/app/conf.d", 7}};
+  KernelWatchTable t(ev);
+  t.arm(1, {at("/vol/app/conf.d", "x.yaml"), at("/vol/app", "conf.d", true),
+            at("/vol", "app", true)});
+  BOOST_TEST(t.kernel_watch_count() == 3u);
+  int conf_wd = ev.wd_of[7];
+  // mv app app.old && mv app.new app: the path now names other inodes.
+  ev.inode["/vol/app"] = 16;
+  ev.inode["/vol/app/conf.d"] = 17;
+  BOOST_TEST(concerned(t, named(ev.wd_of[5], IN_MOVED_FROM | IN_ISDIR, "app")) ==
+             std::set<uint64_t>{1});
+  concerned(t, named(ev.wd_of[5], IN_MOVED_TO | IN_ISDIR, "app"));
+  auto armed = t.arm(1, {at("/vol/app/conf.d", "x.yaml"), at("/vol/app", "conf.d", true),
+                         at("/vol", "app", true)});
+  BOOST_TEST(armed.armed_now);
+  BOOST_TEST(ev.adds["/vol/app/conf.d"] == 2);
+  BOOST_TEST(ev.adds["/vol"] == 1);  // not below the renamed name: not asked again
+  BOOST_TEST(!ev.live.count(conf_wd));  // app.old/conf.d is nobody's business any more
+  BOOST_TEST(t.kernel_watch_count() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_name_that_only_shares_a_prefix_is_not_below_the_renamed_one) {
+  LedgerEvents ev;
+  ev.inode = {{"/vol", 5}, {"/vol/app-x", 6}, {"/vol/app.d", 7}};
+  KernelWatchTable t(ev);
+  t.arm(1, {at("/vol/app-x", "k"), at("/vol/app.d", "k"), at("/vol", "app", true)});
+  concerned(t, named(ev.wd_of[5], IN_MOVED_TO | IN_ISDIR, "app"));
+  t.arm(1, {at("/vol/app-x", "k"), at("/vol/app.d", "k"), at("/vol", "app", true)});
+  BOOST_TEST(ev.adds["/vol/app-x"] == 1);
+  BOOST_TEST(ev.adds["/vol/app.d"] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(after_an_overflow_every_directory_is_asked_again) {
+  LedgerEvents ev;
+  ev.inode = {{"/a", 1}, {"/b", 2}};
+  KernelWatchTable t(ev);
+  t.arm(1, {at("/a", "k")});
+  t.arm(2, {at("/b", "k")});
+  ev.inode["/b"] = 3;  // its IN_IGNORED was lost in the overflow
+  t.forget_all();
+  BOOST_TEST(!t.arm(1, {at("/a", "k")}).armed_now);  // same inode, same descriptor
+  BOOST_TEST(t.arm(2, {at("/b", "k")}).armed_now);
+  BOOST_TEST(ev.adds["/a"] == 2);
+  BOOST_TEST(ev.adds["/b"] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(refusals_of_needed_directories_are_reported_and_optional_ones_are_not) {
+  LedgerEvents ev;
+  ev.inode = {{"/cfg", 10}, {"/", 1}};
+  ev.errors = {{"/cfg", ENOSPC}, {"/", EACCES}};
+  KernelWatchTable t(ev);
+  auto armed = t.arm(1, {at("/cfg", "k"), at("/", "cfg", true)});
+  BOOST_TEST(armed.refused == std::errc::no_space_on_device);
+  BOOST_TEST(!armed.gone);
+  // An optional directory the kernel refused is not asked again at every check.
+  ev.errors.erase("/cfg");
+  armed = t.arm(1, {at("/cfg", "k"), at("/", "cfg", true)});
+  BOOST_TEST(!armed.refused);
+  BOOST_TEST(ev.adds["/"] == 1);
+  BOOST_TEST(t.first_refusal(errno_code(ENOSPC)));
+  BOOST_TEST(!t.first_refusal(errno_code(ENOSPC)));
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_gone_before_the_arm_is_reported_as_gone) {
+  LedgerEvents ev;
+  KernelWatchTable t(ev);
+  auto armed = t.arm(1, {at("/cfg", "k"), at("/", "cfg", true)});
+  BOOST_TEST(armed.gone == std::errc::no_such_file_or_directory);
+  BOOST_TEST(!armed.refused);
+  BOOST_TEST(t.kernel_watch_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(one_inode_under_two_paths_is_one_kernel_watch) {
+  LedgerEvents ev;
+  ev.inode = {{"/cfg/..data", 10}, {"/cfg/..2026", 10}};
+  KernelWatchTable t(ev);
+  t.arm(1, {at("/cfg/..data", "k")});
+  t.arm(2, {at("/cfg/..2026", "k")});
+  BOOST_TEST(t.kernel_watch_count() == 1u);
+  BOOST_TEST((concerned(t, named(1, IN_CLOSE_WRITE, "k")) == std::set<uint64_t>{1, 2}));
+  t.drop(1);
+  BOOST_TEST(ev.removed.empty());
+  BOOST_TEST(concerned(t, named(1, IN_CLOSE_WRITE, "k")) == std::set<uint64_t>{2});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

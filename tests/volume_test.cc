@@ -1,0 +1,187 @@
+// Volume on its own, over the simulated filesystem and events: that a check resolves the
+// volume once for all its keys, which kernel watches it asks for, and every decision it
+// owns (mode, timers, retry, fallback to polling).
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "test_support.h"
+#include <map>
+
+#include "key_watch.h"
+#include "sim_clock.h"
+#include "sim_events.h"
+#include "sim_filesystem.h"
+#include "volume.h"
+#include "writers.h"
+
+using namespace hotreload;
+using namespace hotreload::harness;
+using namespace std::chrono_literals;
+using hotreload::test::CountingFilesystem;
+
+namespace {
+
+struct Bench {
+  std::shared_ptr<SimClock> clock = std::make_shared<SimClock>();
+  SimFilesystem fs{clock};
+  SimEvents events{fs, clock, 1};
+  KernelWatchTable table{events};
+  KubeletWriter kubelet{"/cfg"};
+  std::shared_ptr<spdlog::logger> quiet =
+      std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
+  std::vector<Decision> decisions;
+
+  Bench() { fs.apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755}); }
+
+  void publish(const std::map<std::string, std::string>& keys) {
+    clock->advance(1ms);
+    BOOST_REQUIRE(!apply_all(fs, kubelet.plan(fs, keys)));
+  }
+  Options options(Mode mode = Mode::automatic) {
+    Options o;
+    o.mode = mode;
+    o.logger = quiet;
+    o.on_decision = [this](const Decision& d) { decisions.push_back(d); };
+    return o;
+  }
+  std::shared_ptr<KeyWatch> key(const std::string& name, Options o) {
+    auto w = std::make_shared<KeyWatch>("/cfg/" + name, [](std::string_view) { return Verdict::accept(); },
+                                        std::move(o));
+    std::string message;
+    BOOST_REQUIRE(!w->load(fs, *clock, message));
+    return w;
+  }
+  Volume::Next settle(Volume& v, bool announced_late = false) {
+    return v.settle(table, clock->now(), clock->now() + 1h, announced_late, *quiet);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(volume)
+
+BOOST_AUTO_TEST_CASE(a_check_resolves_data_once_for_every_key) {
+  Bench b;
+  std::map<std::string, std::string> keys;
+  for (int i = 0; i < 10; ++i) keys["k" + std::to_string(i)] = "v" + std::to_string(i);
+  b.publish(keys);
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  for (const auto& [name, content] : keys) v.add(b.key(name, b.options()));
+  CountingFilesystem counting(b.fs);
+  v.check(counting, *b.clock, Trigger::poll, b.clock->now(), v.watches());
+  BOOST_TEST(counting.readlinks["/cfg/..data"] == 1);
+  BOOST_TEST(counting.lstats["/cfg/..data"] == 1);
+  BOOST_TEST(counting.lstats["/cfg"] == 1);
+  for (const auto& [name, content] : keys) BOOST_TEST(counting.readlinks["/cfg/" + name] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_kubelet_volume_holds_one_kernel_watch_and_none_on_its_payload) {
+  Bench b;
+  b.publish({{"a", "1"}, {"b", "1"}});
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  v.add(b.key("a", b.options()));
+  v.add(b.key("b", b.options()));
+  v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
+  auto next = b.settle(v);
+  BOOST_TEST(next.check_now.has_value());  // armed only now: look again, reading
+  BOOST_TEST(b.table.watched("/cfg"));
+  BOOST_TEST(!b.table.watched("/cfg/" + *b.fs.read_link("/cfg/..data")));
+  // The only other one is the root, for the name "cfg" (the anchor above the volume).
+  BOOST_TEST(b.table.kernel_watch_count() == 2u);
+  BOOST_TEST(b.table.watched("/"));
+  v.check(b.fs, *b.clock, Trigger::rehash, b.clock->now(), v.watches());
+  BOOST_TEST(!b.settle(v).check_now.has_value());  // nothing new to arm
+}
+
+BOOST_AUTO_TEST_CASE(an_ancestor_the_kernel_will_not_watch_costs_nothing_but_that) {
+  Bench b;
+  b.publish({{"a", "1"}});
+  b.fs.apply({.kind = TreeOp::Kind::chmod, .path = "/", .mode = 0711});  // no listing, no watch
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  v.add(b.key("a", b.options()));
+  v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
+  auto next = b.settle(v);
+  BOOST_TEST(v.mode() == ActiveMode::events);
+  BOOST_TEST(!next.due.has_value());  // no retry either
+  BOOST_TEST(b.table.watched("/cfg"));
+  BOOST_TEST(!b.table.watched("/"));
+  BOOST_TEST(b.table.kernel_watch_count() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(auto_polls_where_the_filesystem_misses_remote_changes) {
+  Bench b;
+  b.fs.set_filesystem_type(SimFilesystem::kNfsMagic);
+  auto choice = Volume::choose_mode(b.fs, "/cfg", Mode::automatic);
+  BOOST_TEST(choice.mode == ActiveMode::poll);
+  BOOST_TEST(choice.why.find("nfs") != std::string::npos);
+  BOOST_TEST(Volume::choose_mode(b.fs, "/cfg", Mode::events).mode == ActiveMode::events);
+  b.fs.set_filesystem_type(SimFilesystem::kTmpfsMagic);
+  BOOST_TEST(Volume::choose_mode(b.fs, "/cfg", Mode::automatic).mode == ActiveMode::events);
+  BOOST_TEST(Volume::choose_mode(b.fs, "/cfg", Mode::poll).mode == ActiveMode::poll);
+}
+
+BOOST_AUTO_TEST_CASE(timers_poll_rehash_every_nth_and_retry_first) {
+  Bench b;
+  Options o = b.options(Mode::poll);
+  o.rehash_every = 3;
+  o.poll_interval = 100ms;
+  Volume v(1, "/cfg", Volume::Policy::of(o), {ActiveMode::poll, {}});
+  SteadyTime next{};
+  SteadyTime now = b.clock->now();
+  BOOST_TEST((v.on_timer(now, next) == Trigger::poll));
+  BOOST_TEST((next == now + 100ms));
+  BOOST_TEST((v.on_timer(now, next) == Trigger::poll));
+  BOOST_TEST((v.on_timer(now, next) == Trigger::rehash));
+  Volume events(2, "/cfg", Volume::Policy::of(b.options()), {});
+  BOOST_TEST((events.on_timer(now, next) == Trigger::safety_poll));
+  BOOST_TEST((next == now + 10s));
+  // A look that caught a writer mid-change asks for a retry, which the next timer is.
+  b.publish({{"a", "1"}});
+  events.add(b.key("a", b.options()));
+  b.fs.inject_error(FsCall::open, errno_code(ENOENT), "/cfg", 10);  // the file keeps vanishing
+  events.check(b.fs, *b.clock, Trigger::rehash, now, events.watches());
+  auto settled = b.settle(events);
+  BOOST_REQUIRE(settled.due.has_value());
+  BOOST_TEST((*settled.due <= b.clock->now() + 20ms));
+  BOOST_TEST((events.on_timer(now, next) == Trigger::retry));
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_kernel_watch_makes_every_key_poll) {
+  Bench b;
+  b.publish({{"a", "1"}, {"b", "1"}});
+  b.events.fail_add_watch(errno_code(ENOSPC));
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  v.add(b.key("a", b.options()));
+  v.add(b.key("b", b.options()));
+  v.check(b.fs, *b.clock, Trigger::event, b.clock->now(), v.watches());
+  auto next = b.settle(v);
+  BOOST_TEST(v.mode() == ActiveMode::poll);
+  BOOST_TEST(next.due.has_value());
+  BOOST_TEST(b.table.kernel_watch_count() == 0u);
+  int mode_decisions = 0;
+  for (const Decision& d : b.decisions)
+    if (d.kind == DecisionKind::mode) {
+      ++mode_decisions;
+      BOOST_TEST(std::string(d.detail).find("No space left on device") != std::string::npos);
+    }
+  BOOST_TEST(mode_decisions == 2);  // one per key
+  for (const auto& w : v.watches()) BOOST_TEST(w->status().mode == ActiveMode::poll);
+}
+
+BOOST_AUTO_TEST_CASE(a_change_no_event_announced_makes_it_poll_unless_announced_late) {
+  for (bool late : {false, true}) {
+    Bench b;
+    b.publish({{"a", "1"}});
+    Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+    v.add(b.key("a", b.options()));
+    b.publish({{"a", "2"}});  // nobody told the volume
+    v.check(b.fs, *b.clock, Trigger::safety_poll, b.clock->now(), v.watches());
+    BOOST_TEST(v.found_unannounced_change());
+    b.settle(v, late);
+    BOOST_TEST(v.mode() == (late ? ActiveMode::events : ActiveMode::poll));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

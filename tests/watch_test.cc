@@ -1,0 +1,139 @@
+// The decisions every watch shares, through a KeyWatch over the simulated filesystem:
+// offer only changes, never a just-refused content again, keep the active one through
+// any failure, log each cause once, retry a writer at work before calling it an error.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "hotreload/errors.h"
+#include "key_watch.h"
+#include "sim_clock.h"
+#include "sim_filesystem.h"
+#include "test_support.h"
+
+using namespace hotreload;
+using namespace hotreload::harness;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Bench {
+  std::shared_ptr<SimClock> clock = std::make_shared<SimClock>();
+  SimFilesystem fs{clock};
+  std::vector<std::string> offered;
+  std::vector<Decision> decisions;
+  KeyWatch watch{"/cfg/app.yaml",
+                 [this](std::string_view c) {
+                   offered.emplace_back(c);
+                   if (c.starts_with("bad")) return Verdict::reject("starts with bad");
+                   if (c.starts_with("throw")) throw std::runtime_error("parser exploded");
+                   return Verdict::accept();
+                 },
+                 options()};
+
+  Bench() {
+    fs.apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755});
+    write("v1");
+    std::string message;
+    BOOST_REQUIRE(!watch.load(fs, *clock, message));
+  }
+  Options options() {
+    Options o;
+    o.logger = std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
+    o.on_decision = [this](const Decision& d) { decisions.push_back(d); };
+    return o;
+  }
+  void write(const std::string& content) {
+    clock->advance(1ms);
+    fs.apply({.kind = TreeOp::Kind::write_file, .path = "/cfg/app.yaml", .content = content});
+  }
+  void check(Trigger trigger = Trigger::event) {
+    LookupCache cache(fs);
+    watch.check(cache, *clock, trigger, clock->now());
+  }
+  int count(DecisionKind kind) const {
+    return static_cast<int>(std::count_if(decisions.begin(), decisions.end(),
+                                          [&](const Decision& d) { return d.kind == kind; }));
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(watch_decisions)
+
+BOOST_AUTO_TEST_CASE(only_changes_are_offered_and_a_refusal_only_once) {
+  Bench b;
+  b.check(Trigger::rehash);  // read again, same content: not offered
+  BOOST_TEST(b.offered.size() == 1u);
+  b.write("bad v2");
+  b.check();
+  b.check(Trigger::rehash);  // still on disk, already refused: not offered again
+  BOOST_TEST(b.offered.size() == 2u);
+  BOOST_TEST(b.count(DecisionKind::rejected) == 1);
+  BOOST_TEST(b.watch.status().last_error == "content rejected: starts with bad");
+  BOOST_TEST(b.watch.status().hash == Digest::of("v1"));
+  b.write("throw v3");  // an exception is a refusal, with its message as the reason
+  b.check();
+  BOOST_TEST(b.watch.status().last_error == "content rejected: parser exploded");
+  b.write("v4");
+  b.check();
+  BOOST_TEST(b.watch.status().hash == Digest::of("v4"));
+  BOOST_TEST(b.watch.status().last_error.empty());
+  BOOST_TEST(b.watch.status().reloads == 1u);
+  BOOST_TEST(b.watch.status().errors == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_keeps_the_active_content_and_is_logged_once_per_cause) {
+  Bench b;
+  b.fs.inject_error(FsCall::open, errno_code(EACCES), "/cfg");
+  b.write("v2");
+  for (int i = 0; i < 5; ++i) b.check(Trigger::rehash);
+  BOOST_TEST(b.count(DecisionKind::read_error) == 1);
+  BOOST_TEST(b.watch.status().errors == 1u);
+  BOOST_TEST(b.watch.status().hash == Digest::of("v1"));
+  b.fs.clear_faults();
+  b.fs.apply({.kind = TreeOp::Kind::remove, .path = "/cfg/app.yaml"});
+  b.check();
+  b.check();
+  BOOST_TEST(b.count(DecisionKind::missing) == 1);  // another cause: logged once too
+  b.write("v3");
+  b.check();
+  BOOST_TEST(b.watch.status().hash == Digest::of("v3"));
+}
+
+BOOST_AUTO_TEST_CASE(an_unchanged_signature_is_not_read_and_a_rehash_is) {
+  Bench b;
+  int reads = 0;
+  b.fs.on_next_read([&] { ++reads; });
+  b.check(Trigger::poll);
+  BOOST_TEST(reads == 0);
+  b.check(Trigger::safety_poll);  // the safety poll reads: a same-size rewrite in one tick
+  BOOST_TEST(reads == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_at_work_is_retried_before_it_is_an_error) {
+  Bench b;
+  b.fs.inject_error(FsCall::open, errno_code(ENOENT), "/cfg");  // gone between walk and open
+  b.write("v2");
+  for (int round = 1; round <= 4; ++round) {
+    b.check(Trigger::rehash);
+    BOOST_TEST(b.watch.wants_retry());
+    BOOST_TEST(b.count(DecisionKind::read_error) == 0);
+  }
+  b.check(Trigger::retry);  // the fifth unstable look in a row
+  BOOST_TEST(b.count(DecisionKind::read_error) == 1);
+  BOOST_TEST(b.decisions.back().error == Errc::unstable);
+}
+
+BOOST_AUTO_TEST_CASE(interests_are_handed_over_once) {
+  Bench b;
+  b.check(Trigger::event);
+  std::vector<Interest> first = b.watch.take_interests();
+  BOOST_TEST(first.size() == 1u);  // (/cfg, app.yaml): the directory itself is the volume's
+  BOOST_TEST(first[0].dir == "/cfg");
+  BOOST_TEST(first[0].name == "app.yaml");
+  BOOST_TEST(b.watch.take_interests().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
