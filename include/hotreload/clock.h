@@ -6,12 +6,14 @@
 
 #include <chrono>
 
+#include "hotreload/export.h"
+
 namespace hotreload {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
 
-class Clock {
+class HOTRELOAD_EXPORT Clock {
  public:
   virtual ~Clock() = default;
   virtual SteadyTime now() const = 0;

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "hotreload/digest.h"
+#include "hotreload/export.h"
 #include "hotreload/options.h"
 
 namespace spdlog {
@@ -32,7 +33,7 @@ enum class DecisionKind {
   slow_callback,  // the callback took longer than Options::slow_callback
 };
 
-std::string_view to_string(DecisionKind kind);
+HOTRELOAD_EXPORT std::string_view to_string(DecisionKind kind);
 
 struct Decision {
   DecisionKind kind{};
@@ -53,7 +54,7 @@ struct Decision {
 };
 
 // One line, key=value, e.g. "event=reloaded path=/etc/app/key hash=3f2a… reloads=4 errors=0".
-std::string format_decision(const Decision& d);
-void log_decision(spdlog::logger& logger, const Decision& d);
+HOTRELOAD_EXPORT std::string format_decision(const Decision& d);
+HOTRELOAD_EXPORT void log_decision(spdlog::logger& logger, const Decision& d);
 
 }  // namespace hotreload

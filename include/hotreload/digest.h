@@ -6,9 +6,11 @@
 #include <string>
 #include <string_view>
 
+#include "hotreload/export.h"
+
 namespace hotreload {
 
-class Digest {
+class HOTRELOAD_EXPORT Digest {
  public:
   static constexpr std::size_t kSize = 32;
 

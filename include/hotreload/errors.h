@@ -4,6 +4,8 @@
 #include <string>
 #include <system_error>
 
+#include "hotreload/export.h"
+
 namespace hotreload {
 
 enum class Errc {
@@ -16,14 +18,14 @@ enum class Errc {
   empty_snapshot = 7,     // a directory holds no file to offer
 };
 
-const std::error_category& hotreload_category() noexcept;
+HOTRELOAD_EXPORT const std::error_category& hotreload_category() noexcept;
 
 inline std::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), hotreload_category()};
 }
 
 // The short, stable name of an error for structured logs: "ENOENT", "EACCES", "empty_file".
-std::string error_name(std::error_code ec);
+HOTRELOAD_EXPORT std::string error_name(std::error_code ec);
 
 }  // namespace hotreload
 

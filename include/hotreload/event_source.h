@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "hotreload/export.h"
 #include "hotreload/result.h"
 
 namespace hotreload {
@@ -30,7 +31,7 @@ inline constexpr uint32_t kDirectoryEvents =
     IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB |
     IN_DELETE_SELF | IN_MOVE_SELF;
 
-class EventSource {
+class HOTRELOAD_EXPORT EventSource {
  public:
   virtual ~EventSource() = default;
   // Watches the directory at path (following symlinks) for kDirectoryEvents. Watching

@@ -13,13 +13,14 @@
 #include <string>
 #include <string_view>
 
+#include "hotreload/export.h"
 #include "hotreload/watcher.h"
 
 namespace hotreload {
 
 using Callback = std::function<Verdict(std::string_view content)>;
 
-class FileWatcher : public Watcher {
+class HOTRELOAD_EXPORT FileWatcher : public Watcher {
  public:
   // path may be relative (made absolute now). hub defaults to Hub::shared().
   // Throws std::invalid_argument for an empty path or a non-positive interval or limit.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "hotreload/export.h"
 #include "hotreload/result.h"
 
 namespace hotreload {
@@ -32,7 +33,7 @@ struct FileStat {
 
 // A file opened for reading. Promises that stat() and read() describe the same inode,
 // whatever happens to the path afterwards.
-class OpenFile {
+class HOTRELOAD_EXPORT OpenFile {
  public:
   virtual ~OpenFile() = default;
   virtual Result<FileStat> stat() = 0;
@@ -40,7 +41,7 @@ class OpenFile {
   virtual Result<std::size_t> read(std::span<char> buffer) = 0;
 };
 
-class Filesystem {
+class HOTRELOAD_EXPORT Filesystem {
  public:
   virtual ~Filesystem() = default;
   // Does not follow a symlink in the last component.

@@ -12,6 +12,7 @@
 
 #include "hotreload/clock.h"
 #include "hotreload/event_source.h"
+#include "hotreload/export.h"
 #include "hotreload/filesystem.h"
 
 namespace spdlog {
@@ -28,7 +29,7 @@ struct Seams {
   std::shared_ptr<Clock> clock;
 };
 
-class Hub {
+class HOTRELOAD_EXPORT Hub {
  public:
   // A hub over the given seams. It runs only when run_once() is called, or after
   // start_thread(). logger receives hub-level decisions (inotify unavailable…).

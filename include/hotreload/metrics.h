@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "hotreload/decision.h"
+#include "hotreload/export.h"
 #include "hotreload/file_watcher.h"
 #include "hotreload/options.h"
 
@@ -42,7 +43,7 @@ namespace hotreload {
 
 // A fixed-bucket histogram of durations, as Prometheus wants it: cumulative counts per
 // upper bound, plus the count and sum of every observation.
-class DurationHistogram {
+class HOTRELOAD_EXPORT DurationHistogram {
  public:
   // 0.5 ms … 10 s: a reload is a read, a hash and a callback; anything above 10 s is stuck.
   static const std::vector<double>& default_bounds_seconds();
@@ -96,7 +97,7 @@ struct MetricsSnapshot {
 
 // Collects what decisions alone reveal; thread-safe, and record() never blocks for long
 // (one short lock), as Options::on_decision requires.
-class MetricsRecorder {
+class HOTRELOAD_EXPORT MetricsRecorder {
  public:
   void record(const Decision& decision);
   // An on_decision callback that records into this recorder.
@@ -117,13 +118,13 @@ class MetricsRecorder {
 inline constexpr std::string_view kDefaultMetricsPrefix = "hotreload_";
 
 // The Prometheus text exposition of a snapshot. Label values are escaped (\\, \", \n).
-std::string render_prometheus(const MetricsSnapshot& snapshot,
-                              std::string_view prefix = kDefaultMetricsPrefix);
+HOTRELOAD_EXPORT std::string render_prometheus(const MetricsSnapshot& snapshot,
+                                               std::string_view prefix = kDefaultMetricsPrefix);
 
 // Escapes a label value for the text format: backslash, double quote and line feed.
-std::string escape_label_value(std::string_view value);
+HOTRELOAD_EXPORT std::string escape_label_value(std::string_view value);
 
 // True if name is a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*, or empty).
-bool is_valid_metric_prefix(std::string_view prefix);
+HOTRELOAD_EXPORT bool is_valid_metric_prefix(std::string_view prefix);
 
 }  // namespace hotreload

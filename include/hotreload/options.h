@@ -8,6 +8,8 @@
 #include <memory>
 #include <string_view>
 
+#include "hotreload/export.h"
+
 namespace spdlog {
 class logger;
 }
@@ -25,8 +27,8 @@ enum class Mode {
 // What a watch is doing now (automatic resolves to one of these).
 enum class ActiveMode { events, poll };
 
-std::string_view to_string(Mode mode);
-std::string_view to_string(ActiveMode mode);
+HOTRELOAD_EXPORT std::string_view to_string(Mode mode);
+HOTRELOAD_EXPORT std::string_view to_string(ActiveMode mode);
 
 struct Options {
   Mode mode = Mode::automatic;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hotreload/digest.h"
+#include "hotreload/export.h"
 
 namespace hotreload {
 
@@ -36,6 +37,6 @@ struct Snapshot {
   const std::string* find(std::string_view key) const;
 };
 
-Digest snapshot_hash(const std::map<std::string, SnapshotKey, std::less<>>& keys);
+HOTRELOAD_EXPORT Digest snapshot_hash(const std::map<std::string, SnapshotKey, std::less<>>& keys);
 
 }  // namespace hotreload

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "hotreload/export.h"
 #include "hotreload/snapshot.h"
 #include "hotreload/watcher.h"
 
@@ -42,7 +43,7 @@ struct KeySelection {
 
 using SnapshotCallback = std::function<Verdict(const Snapshot& snapshot)>;
 
-class VolumeWatcher : public Watcher {
+class HOTRELOAD_EXPORT VolumeWatcher : public Watcher {
  public:
   // dir may be relative (made absolute now). Options::read_size_max bounds each key.
   // Throws std::invalid_argument for an empty path or a non-positive interval or limit.

@@ -22,6 +22,7 @@
 #include "hotreload/clock.h"
 #include "hotreload/decision.h"
 #include "hotreload/digest.h"
+#include "hotreload/export.h"
 #include "hotreload/options.h"
 
 namespace hotreload {
@@ -49,12 +50,12 @@ struct Status {
   std::string last_error;              // empty while the watch is healthy
 };
 
-class StartError : public std::system_error {
+class HOTRELOAD_EXPORT StartError : public std::system_error {
  public:
   StartError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
 };
 
-class Watcher {
+class HOTRELOAD_EXPORT Watcher {
  public:
   virtual ~Watcher();
   Watcher(const Watcher&) = delete;

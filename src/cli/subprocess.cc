@@ -8,8 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "duration.h"
 
@@ -80,11 +84,28 @@ int open_pidfd(pid_t pid) {
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+// execvp's PATH search, done before fork (execvp may allocate; the child must not).
+// Unchanged when the program has a '/' or is found nowhere (execve then fails: 127).
+std::string find_program(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (std::size_t start = 0; start <= dirs.size();) {
+    std::size_t colon = dirs.find(':', start);
+    if (colon == std::string_view::npos) colon = dirs.size();
+    std::string dir(dirs.substr(start, colon - start));
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = colon + 1;
+  }
+  return program;
+}
+
 }  // namespace
 
 std::string CommandResult::describe(std::chrono::milliseconds timeout) const {
   switch (outcome) {
-    case Outcome::spawn_failed: return "could not start /bin/sh: " + spawn_error;
+    case Outcome::spawn_failed: return "could not start the command: " + spawn_error;
     case Outcome::timed_out: return "timed out after " + format_duration(timeout) + " (killed)";
     case Outcome::killed_by_signal: return "killed by signal " + std::to_string(signal);
     case Outcome::exited: break;
@@ -110,6 +131,57 @@ std::string CommandResult::first_stderr_line() const {
   return {};
 }
 
+namespace {
+
+// Kubernetes' rule for container arguments: "$(NAME)" is NAME's value when the environment
+// sets it (else left as written), and "$$" is a "$".
+std::string expand_references(const std::string& arg,
+                              const std::vector<std::pair<std::string, std::string>>& env) {
+  std::string out;
+  for (std::size_t i = 0; i < arg.size(); ++i) {
+    if (arg[i] != '$' || i + 1 == arg.size()) {
+      out += arg[i];
+      continue;
+    }
+    if (arg[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    auto close = arg.find(')', i);
+    if (arg[i + 1] == '(' && close != std::string::npos) {
+      std::string name = arg.substr(i + 2, close - i - 2);
+      auto it = std::find_if(env.begin(), env.end(), [&](const auto& e) { return e.first == name; });
+      if (it != env.end()) {
+        out += it->second;
+        i = close;
+        continue;
+      }
+    }
+    out += arg[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> command_argv(
+    const std::string& command, const std::vector<std::pair<std::string, std::string>>& environment) {
+  // Docker's rule: a valid JSON array of strings is the exec form, anything else (even
+  // "[ -f x ] && …", a shell test) is a shell command line.
+  if (command.find_first_not_of(" \t\n") != std::string::npos &&
+      command[command.find_first_not_of(" \t\n")] == '[') {
+    auto doc = nlohmann::json::parse(command, nullptr, false);
+    if (doc.is_array() && !doc.empty() &&
+        std::all_of(doc.begin(), doc.end(), [](const auto& v) { return v.is_string(); })) {
+      auto args = doc.get<std::vector<std::string>>();
+      for (std::string& a : args) a = expand_references(a, environment);
+      return args;
+    }
+  }
+  return {"/bin/sh", "-c", command};
+}
+
 CommandResult run_shell_command(const CommandSpec& spec) {
   CommandResult result;
   auto started = std::chrono::steady_clock::now();
@@ -128,8 +200,11 @@ CommandResult run_shell_command(const CommandSpec& spec) {
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", command = spec.command;
-  char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
+  std::vector<std::string> args = command_argv(spec.command, spec.environment);
+  const std::string program = find_program(args.front());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
 
   pid_t pid = ::fork();
   if (pid < 0) return fail("fork");
@@ -143,8 +218,8 @@ CommandResult run_shell_command(const CommandSpec& spec) {
     ::dup2(in_r.get(), 0);
     ::dup2(2, 1);  // our stdout carries the log; the command's output goes to stderr
     if (err_w.get() >= 0) ::dup2(err_w.get(), 2);
-    ::execve(argv[0], argv, envp.data());
-    ::_exit(127);
+    ::execve(program.c_str(), argv.data(), envp.data());
+    ::_exit(errno == ENOENT || errno == ENOTDIR ? 127 : 126);  // as a shell would say
   }
   in_r.reset();
   err_w.reset();

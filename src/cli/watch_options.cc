@@ -19,6 +19,9 @@ constexpr const char* kDescription =
     "(event=action_failed) and counted, never fatal.";
 
 constexpr const char* kFooter = R"(Durations: 500ms, 2s, 1.5s, 1m, 1h. Sizes: 1048576, 64KiB, 16MiB.
+CMD: a /bin/sh command line, or a JSON array of strings, run without a shell (as container
+runtimes do: for images without one), e.g. --exec '["/app/reload", "--now"]'; there an
+argument's $(HOTRELOAD_DIR), $(HOTRELOAD_HASH)... is that variable's value.
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT (clean)     3  a PATH or DIR could not be loaded at start
