@@ -25,8 +25,8 @@ BOOST_AUTO_TEST_CASE(a_json_array_is_the_program_and_its_arguments_verbatim) {
   // $(NAME) is what the command's environment sets, as in a Kubernetes container's args;
   // an unknown name stays as written, and $$ is a $.
   std::vector<std::pair<std::string, std::string>> env{{"HOTRELOAD_DIR", "/tmp/snap x"}};
-  std::string command = R"(["nginx", "-c", "$(HOTRELOAD_DIR)/nginx.conf", "$(NOPE)",
-                                 "$$(HOTRELOAD_DIR)", "$5"])";
+  std::string command = R"json(["nginx", "-c", "$(HOTRELOAD_DIR)/nginx.conf", "$(NOPE)",
+                                     "$$(HOTRELOAD_DIR)", "$5"])json";
   BOOST_TEST((command_argv(command, env) ==
               std::vector<std::string>{"nginx", "-c", "/tmp/snap x/nginx.conf", "$(NOPE)",
                                        "$(HOTRELOAD_DIR)", "$5"}));

@@ -20,7 +20,7 @@ struct SnapshotKey {
   Digest hash;  // SHA-256 of content
 };
 
-struct Snapshot {
+struct HOTRELOAD_EXPORT Snapshot {
   std::string dir;  // the watched directory, absolute
   // Relative path ("app.yaml", "rules/alerts.yaml") -> content, in byte order.
   std::map<std::string, SnapshotKey, std::less<>> keys;
