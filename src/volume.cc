@@ -60,8 +60,7 @@ Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
   add_anchor(dir_, wanted);
   for (Interest& i : found)
     if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
-  arm(table, std::move(wanted), hub_log, now, next);
-  wants_retry_ = false;  // a directory gone since the load: the check finds out
+  arm(table, std::move(wanted), hub_log, now, next);  // a directory gone: the check finds out
   return next;
 }
 
@@ -130,7 +129,7 @@ void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bo
   for (const auto& w : watches_) w->set_mode(mode_, why, quiet);
 }
 
-void Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
+bool Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
                  SteadyTime now, Next& next) {
   // The table keeps the only copy of the interests.
   KernelWatchTable::Armed armed = table.arm(id_, std::move(wanted));
@@ -142,14 +141,13 @@ void Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::
                    armed.refused.message(), error_name(armed.refused));
     fall_back_to_poll(table, "inotify_add_watch failed: " + armed.refused.message(), !first);
     next.due = now + policy_.poll_interval;
-    return;
+    return false;
   }
-  // A directory that went between the look and the arm: look again shortly.
-  if (armed.gone) wants_retry_ = true;
   // Anything that changed before a new kernel watch raised no event (or raised it on a
   // descriptor just released): look again, and read, since a same-size rewrite within one
   // timestamp tick leaves the signature as it was.
   if (armed.armed_now) next.check_now = Trigger::rehash;
+  return static_cast<bool>(armed.gone);
 }
 
 Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime current_due,
@@ -159,7 +157,8 @@ Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime 
     fall_back_to_poll(table, "safety poll found a change that no event announced", false);
     next.due = now + policy_.poll_interval;
   } else if (mode_ == ActiveMode::events) {
-    arm(table, std::exchange(interests_, {}), hub_log, now, next);
+    // A directory that went between the look and the arm: look again shortly.
+    if (arm(table, std::exchange(interests_, {}), hub_log, now, next)) wants_retry_ = true;
   }
   interests_ = {};  // armed, or not wanted while polling
   if (wants_retry_) {

@@ -99,9 +99,9 @@ class Volume {
  private:
   void add(std::shared_ptr<Watch> watch);
   // Arms wanted (the volume's whole set of interests); falls back to polling if the kernel
-  // refuses, asks for a retry if a directory went, and for a reading check if a kernel
-  // watch is new.
-  void arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
+  // refuses, and asks for a reading check if a kernel watch is new. Returns true if a
+  // directory went between the look and the arm.
+  bool arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
            SteadyTime now, Next& next);
   std::chrono::nanoseconds interval() const;
   std::chrono::nanoseconds retry_delay() const;

@@ -145,8 +145,7 @@ void Watch::look_failed(std::error_code ec, const std::string& where) {
 }
 
 void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
-  bool changed = mode != mode_;
-  mode_ = mode;
+  bool changed = mode_.exchange(mode, std::memory_order_relaxed) != mode;
   {
     std::lock_guard lock(status_mu_);
     status_.mode = mode;
@@ -169,7 +168,7 @@ void Watch::report(Decision d, bool quiet) {
   std::string volume_dir = volume();
   d.path = path_;
   d.volume = volume_dir;
-  d.mode = mode_;
+  d.mode = mode();
   {
     std::lock_guard lock(status_mu_);
     d.reloads = status_.reloads;

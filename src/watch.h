@@ -65,7 +65,7 @@ class Watch {
   std::string volume() const { return whole_volume_ ? path_ : parent_of(path_); }
   const Options& options() const { return options_; }
   Status status() const;
-  ActiveMode mode() const { return mode_; }
+  ActiveMode mode() const { return mode_.load(std::memory_order_relaxed); }
   // Reports the change unless why is empty; quiet: to on_decision only, not the log (the
   // hub logs a cause shared by many watches once).
   void set_mode(ActiveMode mode, std::string_view why, bool quiet);
@@ -112,7 +112,7 @@ class Watch {
     look_succeeded();
     if (unchanged) return false;
     // A signature that moved with no event to say so: this volume's events cannot be trusted.
-    if (trigger == Trigger::safety_poll && signature && mode_ == ActiveMode::events &&
+    if (trigger == Trigger::safety_poll && signature && mode() == ActiveMode::events &&
         !(*signature == now))
       unannounced_change_ = true;
     signature = std::move(now);
@@ -136,8 +136,11 @@ class Watch {
   const Options options_;
   std::shared_ptr<spdlog::logger> logger_;
 
+  // Set under the hub's lock, from the thread that starts a watch too (a volume that falls
+  // back to polling as a watch joins it), while the hub thread checks its other watches.
+  std::atomic<ActiveMode> mode_{ActiveMode::events};
+
   // Hub-thread state.
-  ActiveMode mode_ = ActiveMode::events;
   std::optional<Digest> refused_;       // the content the callback last refused
   std::string refused_reason_;
   std::error_code failure_;             // the cause last logged, so it is logged once
