@@ -290,6 +290,11 @@ void SimFilesystem::notify(uint64_t ino, uint32_t mask, const std::string& name,
 uint64_t SimFilesystem::create(uint64_t parent, const std::string& name, FileType type,
                                unsigned mode, std::string data) {
   uint64_t ino = next_ino_++;
+  if (!free_inos_.empty()) {
+    ino = free_inos_.back();
+    free_inos_.pop_back();
+    --next_ino_;
+  }
   Node n;
   n.type = type;
   n.mode = mode & 07777;
@@ -310,6 +315,7 @@ void SimFilesystem::release_inode(uint64_t ino) {
   notify(ino, IN_DELETE_SELF);
   attr_cache_.erase(ino);
   nodes_.erase(it);
+  free_inos_.push_back(ino);
 }
 
 void SimFilesystem::unlink(uint64_t parent, const std::string& name) {

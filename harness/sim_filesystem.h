@@ -173,6 +173,9 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   std::shared_ptr<SimClock> clock_;
   std::map<uint64_t, Node> nodes_;
   uint64_t next_ino_ = 2;
+  // Numbers of released inodes, the last released reused first, as ext4 and xfs often
+  // do: a directory removed and made again may have the same (dev, ino).
+  std::vector<uint64_t> free_inos_;
   uint32_t next_cookie_ = 1;
   std::chrono::nanoseconds granularity_{1};
   uint64_t magic_ = kTmpfsMagic;

@@ -105,10 +105,12 @@ struct Hub::State {
         for (const auto& [id, v] : volumes) mark(id, Trigger::rehash);
         continue;
       }
-      // A write announced by name may leave size and times as they were (a same-size
-      // rewrite within one timestamp tick: Linux stamps files from a coarse clock), so it
-      // is read, not judged by the signature.
-      Trigger trigger = (ev.mask & IN_CLOSE_WRITE) ? Trigger::rehash : Trigger::event;
+      // A write or a new file announced by name may leave the signature as it was: a
+      // same-size rewrite within one timestamp tick (Linux stamps files from a coarse
+      // clock), or an editor's save whose new file got the inode number its previous one
+      // freed (ext4, xfs reuse them). So it is read, not judged by the signature.
+      constexpr uint32_t kNewContent = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE;
+      Trigger trigger = (ev.mask & kNewContent) ? Trigger::rehash : Trigger::event;
       std::optional<bool> creating;  // a new regular file, still being written
       table->route(ev, [&](uint64_t id, const std::string& dir) {
         if (!ev.name.empty() && (ev.mask & IN_CREATE)) {

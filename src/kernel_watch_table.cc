@@ -63,27 +63,38 @@ void KernelWatchTable::unbind(const std::string& dir, Directory& d) {
   }
   d.wd = -1;
   d.stale = false;
+  d.identity = {};
 }
 
 std::error_code KernelWatchTable::ensure_armed(const std::string& dir, Directory& d,
-                                               bool& armed_now) {
-  if (d.wd >= 0 && !d.stale) return {};
+                                               const DirectoryInodes& seen, bool& armed_now) {
+  auto found = seen.find(dir);
+  Inode now = found == seen.end() ? Inode{} : found->second;
+  // Moved under the same name with nothing watching above it to say so.
+  bool moved = now.dev != 0 && d.identity.dev != 0 && now != d.identity;
+  if (d.wd >= 0 && !d.stale && !moved) {
+    if (d.identity.dev == 0) d.identity = now;
+    return {};
+  }
   auto wd = events_.add_watch(dir);
   if (!wd) {
     unbind(dir, d);
     return wd.error();
   }
+  d.identity = now;
   if (*wd == d.wd) {  // the same inode as before: nothing was missed
     d.stale = false;
     return {};
   }
   unbind(dir, d);
   bind(dir, d, *wd);
+  d.identity = now;
   armed_now = true;
   return {};
 }
 
-KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest> wanted) {
+KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest> wanted,
+                                              const DirectoryInodes& seen) {
   wanted = normalised(std::move(wanted));
   auto& registered = interests_[owner];
   if (registered != wanted) {
@@ -100,7 +111,7 @@ KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest>
     i = end;
     Directory& d = dirs_.find(dir)->second;
     if (optional && d.refused) continue;
-    std::error_code ec = ensure_armed(dir, d, result.armed_now);
+    std::error_code ec = ensure_armed(dir, d, seen, result.armed_now);
     if (!ec) continue;
     if (optional) {
       d.refused = !vanished(ec);

@@ -9,7 +9,9 @@
 //   arm(): after IN_IGNORED (the kernel dropped the watch), IN_DELETE_SELF/IN_MOVE_SELF,
 //   an event that renamed, created or removed an entry on its path (its inode changed
 //   under the same name: `mv app app.old && mv app.new app`), and an overflow (which may
-//   have swallowed any of those).
+//   have swallowed any of those), and a directory whose identity, as a check saw it,
+//   differs from the one seen when it was armed (a rename above it that no kernel watch
+//   could report: the directories above were not watchable).
 // - It keeps paths and owner ids, never pointers into containers.
 // Not thread-safe: the hub calls it under its lock.
 #pragma once
@@ -46,8 +48,9 @@ class KernelWatchTable {
   };
 
   // Makes owner's interests exactly `wanted`, then makes sure each of their directories
-  // has a kernel watch. Interests marked optional never report gone or refused.
-  Armed arm(Owner owner, std::vector<Interest> wanted);
+  // has a kernel watch, on the inode `seen` names where it names one. Interests marked
+  // optional never report gone or refused.
+  Armed arm(Owner owner, std::vector<Interest> wanted, const DirectoryInodes& seen = {});
   // Removes every interest of owner (and the kernel watches nobody else needs).
   void drop(Owner owner);
   // The interests owner holds now.
@@ -70,6 +73,8 @@ class KernelWatchTable {
     int wd = -1;           // -1: not armed, or asked for again at the next arm()
     bool stale = false;    // armed, but the path may name another inode now
     bool refused = false;  // an optional directory the kernel would not watch
+    // The inode a check saw at the path when the watch was armed.
+    Inode identity;
     // (name, owner), sorted; "" = every name in the directory.
     std::vector<std::pair<std::string, Owner>> names;
   };
@@ -79,7 +84,8 @@ class KernelWatchTable {
   void bind(const std::string& dir, Directory& d, int wd);
   void unbind(const std::string& dir, Directory& d);
   void mark_stale_below(const std::string& path);
-  std::error_code ensure_armed(const std::string& dir, Directory& d, bool& armed_now);
+  std::error_code ensure_armed(const std::string& dir, Directory& d, const DirectoryInodes& seen,
+                               bool& armed_now);
 
   EventSource& events_;
   std::map<std::string, Directory, std::less<>> dirs_;

@@ -76,7 +76,7 @@ std::error_code KeyWatch::offerable(const std::string& content) const {
 std::error_code KeyWatch::load(Filesystem& fs, Clock& clock, std::string& message) {
   LookupCache cache(fs);
   Look seen = look(cache, nullptr);
-  interests_ = seen.walk.interests;
+  note_interests(cache, seen.walk.interests);
   std::error_code ec = seen.error ? seen.error : offerable(seen.content->bytes);
   if (ec) {
     message = "hotreload: cannot load " + path() + ": " + describe(ec, seen.error_path);
@@ -90,7 +90,7 @@ std::error_code KeyWatch::load(Filesystem& fs, Clock& clock, std::string& messag
 
 void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
   Look seen = look(fs, start_check(signature_, trigger));
-  interests_ = std::move(seen.walk.interests);
+  note_interests(fs, std::move(seen.walk.interests));
   Signature now{std::move(seen.walk.signature.links),
                 seen.content ? seen.content->stat : FileStat{}};
   if (!settle_look(signature_, trigger, seen.error, seen.error_path, seen.unchanged, std::move(now)))

@@ -70,6 +70,16 @@ PathWalk& fail(PathWalk& walk, std::error_code ec, std::string where) {
 
 }  // namespace
 
+DirectoryInodes directory_inodes(Filesystem& fs, const std::vector<Interest>& interests) {
+  DirectoryInodes inodes;
+  for (const Interest& i : interests) {
+    if (i.optional || inodes.contains(i.dir)) continue;
+    auto st = fs.lstat(i.dir);
+    if (st && st->type == FileType::directory) inodes[i.dir] = {st->dev, st->ino};
+  }
+  return inodes;
+}
+
 bool is_kubelet_payload_dir(const std::string& dir) {
   std::string name = name_of(dir);
   return name.size() > 2 && name.starts_with("..");

@@ -9,6 +9,7 @@
 // interest, but a symlink anywhere on the way (a swapped directory symlink too) is one.
 #pragma once
 
+#include <map>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -34,6 +35,20 @@ struct Interest {
   friend bool operator==(const Interest&, const Interest&) = default;
   friend auto operator<=>(const Interest&, const Interest&) = default;
 };
+
+// Which directory a path named when a look was made. Kernel watches follow an inode, not
+// a path: one armed on a directory that was since replaced under the same name watches
+// the old one.
+struct Inode {
+  uint64_t dev = 0;  // 0: not known
+  uint64_t ino = 0;
+  friend bool operator==(const Inode&, const Inode&) = default;
+};
+using DirectoryInodes = std::map<std::string, Inode, std::less<>>;
+
+// The inode at each directory of interests (optional ones aside), from fs: a LookupCache
+// that has walked there answers without a system call.
+DirectoryInodes directory_inodes(Filesystem& fs, const std::vector<Interest>& interests);
 
 // What a poll compares: if this is unchanged, the content is presumed unchanged.
 struct Signature {

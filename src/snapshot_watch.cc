@@ -256,7 +256,7 @@ std::error_code SnapshotWatch::offerable(const Snapshot& snapshot, const Look& s
 std::error_code SnapshotWatch::load(Filesystem& fs, Clock& clock, std::string& message) {
   LookupCache cache(fs);
   Look seen = look(cache, nullptr);
-  interests_ = seen.survey.interests;
+  note_interests(cache, seen.survey.interests);
   std::string where = seen.error_path;
   std::error_code ec = seen.error;
   Snapshot snapshot;
@@ -278,7 +278,7 @@ std::error_code SnapshotWatch::load(Filesystem& fs, Clock& clock, std::string& m
 
 void SnapshotWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
   Look seen = look(fs, start_check(signature_, trigger));
-  interests_ = std::move(seen.survey.interests);
+  note_interests(fs, std::move(seen.survey.interests));
   Snapshot snapshot;
   std::string where;
   std::error_code unofferable;

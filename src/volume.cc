@@ -52,6 +52,7 @@ Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
 Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
                           SteadyTime now, spdlog::logger& hub_log) {
   std::vector<Interest> found = watch->take_interests();
+  DirectoryInodes seen = watch->take_inodes();
   add(std::move(watch));
   // The content may have changed between the load and the arm: the check is cheap.
   Next next{.check_now = Trigger::event, .due = std::nullopt};
@@ -60,7 +61,7 @@ Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
   add_anchor(dir_, wanted);
   for (Interest& i : found)
     if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
-  arm(table, std::move(wanted), hub_log, now, next);  // a directory gone: the check finds out
+  arm(table, std::move(wanted), seen, hub_log, now, next);  // a directory gone: the check finds out
   return next;
 }
 
@@ -111,11 +112,13 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
   add_anchor(dir_, wanted);
   wants_retry_ = false;
   unannounced_change_ = false;
+  inodes_.clear();
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
     w->check(cache, clock, trigger, noticed_at);
     for (Interest& i : w->take_interests())
       if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
+    inodes_.merge(w->take_inodes());
     wants_retry_ = wants_retry_ || w->wants_retry();
     unannounced_change_ = unannounced_change_ || w->found_unannounced_change();
   }
@@ -129,10 +132,11 @@ void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bo
   for (const auto& w : watches_) w->set_mode(mode_, why, quiet);
 }
 
-bool Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
-                 SteadyTime now, Next& next) {
+bool Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted,
+                 const DirectoryInodes& seen, spdlog::logger& hub_log, SteadyTime now,
+                 Next& next) {
   // The table keeps the only copy of the interests.
-  KernelWatchTable::Armed armed = table.arm(id_, std::move(wanted));
+  KernelWatchTable::Armed armed = table.arm(id_, std::move(wanted), seen);
   if (armed.refused) {
     bool first = table.first_refusal(armed.refused);
     if (first)
@@ -158,9 +162,11 @@ Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime 
     next.due = now + policy_.poll_interval;
   } else if (mode_ == ActiveMode::events) {
     // A directory that went between the look and the arm: look again shortly.
-    if (arm(table, std::exchange(interests_, {}), hub_log, now, next)) wants_retry_ = true;
+    if (arm(table, std::exchange(interests_, {}), inodes_, hub_log, now, next))
+      wants_retry_ = true;
   }
   interests_ = {};  // armed, or not wanted while polling
+  inodes_.clear();
   if (wants_retry_) {
     retry_due_ = true;
     SteadyTime retry_at = now + retry_delay();

@@ -101,8 +101,8 @@ class Volume {
   // Arms wanted (the volume's whole set of interests); falls back to polling if the kernel
   // refuses, and asks for a reading check if a kernel watch is new. Returns true if a
   // directory went between the look and the arm.
-  bool arm(KernelWatchTable& table, std::vector<Interest> wanted, spdlog::logger& hub_log,
-           SteadyTime now, Next& next);
+  bool arm(KernelWatchTable& table, std::vector<Interest> wanted, const DirectoryInodes& seen,
+           spdlog::logger& hub_log, SteadyTime now, Next& next);
   std::chrono::nanoseconds interval() const;
   std::chrono::nanoseconds retry_delay() const;
 
@@ -118,6 +118,7 @@ class Volume {
 
   // What the last check found (hub thread).
   std::vector<Interest> interests_;
+  DirectoryInodes inodes_;  // of interests_' directories, as the check saw them
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
 };

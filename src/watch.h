@@ -54,9 +54,10 @@ class Watch {
   // cache for this check.
   virtual void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) = 0;
 
-  // What the last look found, for the volume to act on. The interests are handed over:
-  // the kernel watch table keeps the only copy.
+  // What the last look found, for the volume to act on: the interests, and the inodes
+  // their directories had. Handed over: the kernel watch table keeps the only copy.
   std::vector<Interest> take_interests() { return std::exchange(interests_, {}); }
+  DirectoryInodes take_inodes() { return std::exchange(inodes_, {}); }
   bool wants_retry() const { return wants_retry_; }
   bool found_unannounced_change() const { return unannounced_change_; }
 
@@ -119,7 +120,14 @@ class Watch {
     return true;
   }
 
+  // What a look found to watch, as seen through its cache.
+  void note_interests(LookupCache& fs, std::vector<Interest> interests) {
+    inodes_ = directory_inodes(fs, interests);
+    interests_ = std::move(interests);
+  }
+
   std::vector<Interest> interests_;
+  DirectoryInodes inodes_;
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
 

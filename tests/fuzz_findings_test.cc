@@ -68,4 +68,42 @@ BOOST_AUTO_TEST_CASE(a_write_during_a_rearming_check_is_read_after_the_rearm) {
   BOOST_TEST(outcome(config, commands) == "ok");
 }
 
+// Nothing above the volume could be watched, so `mv /vol /vol.old && mv /vol.new /vol`
+// raised no event, and the kernel watch stayed on the old /vol/cfg. The volume had armed
+// it at start without noting which directory it was, so the first check, made after the
+// swap, took the new inode for the one watched: the next edit raised its event in the old
+// directory, and the content stayed behind until the safety poll.
+BOOST_AUTO_TEST_CASE(a_volume_swapped_where_nothing_above_is_watched_is_rearmed) {
+  WorldConfig config;
+  config.layout = Layout::plain;
+  config.ancestors_unwatchable = true;
+  std::vector<SimCommand> commands{
+      {.kind = K::rename_ancestor, .version = 2},
+      {.kind = K::quiesce},  // the safety poll finds the swap
+      {.kind = K::editor_save, .version = 3},
+      {.kind = K::quiesce},  // events again: the new directory's
+  };
+  BOOST_TEST(outcome(config, commands) == "ok");
+}
+
+// Found when the simulated filesystem began to reuse inode numbers, as ext4 and xfs do. An
+// editor's save, then a publish within one timestamp tick: the publish's new file got the
+// inode number the save had freed, so the file under the name had the very signature
+// (inode, size, times) the watch had read before. The rename's IN_MOVED_TO was judged by
+// that signature, and the new content waited for the safety poll.
+BOOST_AUTO_TEST_CASE(a_new_file_that_reuses_a_freed_inode_is_read) {
+  WorldConfig config;
+  config.seed = 1;
+  config.layout = Layout::plain;
+  config.granularity = 2s;
+  config.watch_volume = false;  // whose interest in every name would read on the temp file's close
+  config.ancestors_unwatchable = true;
+  std::vector<SimCommand> commands{
+      {.kind = K::editor_save, .version = 3, .interleave = 0b1101},
+      {.kind = K::publish, .version = 4},
+      {.kind = K::quiesce},
+  };
+  BOOST_TEST(outcome(config, commands) == "ok");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -179,6 +179,27 @@ BOOST_AUTO_TEST_CASE(after_an_overflow_every_directory_is_asked_again) {
   BOOST_TEST(ev.adds["/b"] == 2);
 }
 
+// The directories above cannot be watched, so nothing reports `mv /vol /vol.old && mv
+// /vol.new /vol`: only the inode a check saw at the path tells that the watch is on the old
+// directory.
+BOOST_AUTO_TEST_CASE(a_directory_seen_with_another_inode_is_asked_again) {
+  LedgerEvents ev;
+  ev.inode = {{"/vol/cfg", 10}};
+  KernelWatchTable t(ev);
+  BOOST_TEST(t.arm(1, {at("/vol/cfg", "k")}, {{"/vol/cfg", Inode{1, 10}}}).armed_now);
+  BOOST_TEST(!t.arm(1, {at("/vol/cfg", "k")}, {{"/vol/cfg", Inode{1, 10}}}).armed_now);
+  BOOST_TEST(ev.adds["/vol/cfg"] == 1);  // the same inode: not asked again
+  ev.inode["/vol/cfg"] = 11;
+  auto armed = t.arm(1, {at("/vol/cfg", "k")}, {{"/vol/cfg", Inode{1, 11}}});
+  BOOST_TEST(armed.armed_now);
+  BOOST_TEST(ev.adds["/vol/cfg"] == 2);
+  BOOST_TEST((ev.removed == std::vector<int>{1}));  // the old directory's watch went
+  BOOST_TEST((concerned(t, named(2, IN_CLOSE_WRITE, "k")) == std::set<uint64_t>{1}));
+  // A look that saw nothing there (unknown inode) is no reason to ask again.
+  BOOST_TEST(!t.arm(1, {at("/vol/cfg", "k")}).armed_now);
+  BOOST_TEST(ev.adds["/vol/cfg"] == 2);
+}
+
 BOOST_AUTO_TEST_CASE(refusals_of_needed_directories_are_reported_and_optional_ones_are_not) {
   LedgerEvents ev;
   ev.inode = {{"/cfg", 10}, {"/", 1}};
