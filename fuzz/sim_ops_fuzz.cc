@@ -31,6 +31,8 @@ using namespace hotreload::harness;
 using K = SimCommand::Kind;
 
 constexpr std::size_t kCommandsMax = 48;
+// The kinds up to quiesce: those after it need a world with a hung volume, which the
+// fuzzer's configurations do not make (and a regression seed must keep its meaning).
 constexpr int kKindCount = static_cast<int>(K::quiesce) + 1;
 
 constexpr std::array kRunHubMs{0, 0, 5, 30, 300, 1500, 12000};

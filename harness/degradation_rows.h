@@ -30,15 +30,19 @@ enum class Row : uint8_t {
   one_key_invalid,     // one key refused, unreadable or too large: the whole snapshot stays
   ancestor_renamed,    // a directory above the volume renamed away and another renamed in:
                        // noticed through events, and the watch stays in events mode
+  // The hub as a whole:
+  hung,  // a remote volume's server stops answering: its calls block; the other watches
+         // go on, the hung one reports stalled, and converges once the server is back
 };
 
-inline constexpr std::size_t kRowCount = 16;
+inline constexpr std::size_t kRowCount = 17;
 
 inline constexpr std::array<Row, kRowCount> kAllRows = {
     Row::file_deleted,   Row::dir_deleted,        Row::unreadable,      Row::bad_symlink,
     Row::swap_mid_read,  Row::rejected,           Row::partial_write,   Row::too_large,
     Row::no_events,      Row::lost_events,        Row::inotify_limits,  Row::initial_load,
-    Row::torn_publish,   Row::keys_added_removed, Row::one_key_invalid, Row::ancestor_renamed};
+    Row::torn_publish,   Row::keys_added_removed, Row::one_key_invalid, Row::ancestor_renamed,
+    Row::hung};
 
 std::string_view row_name(Row row);
 std::optional<Row> row_from_name(std::string_view name);

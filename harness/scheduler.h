@@ -1,8 +1,9 @@
 // Scheduler: seeded runs of the simulation, and their shrinking.
 //
 // A run is wholly decided by its seed: the seed picks the degradation row it targets
-// (seed % kRowCount), the world's configuration (mtime granularity, initial state…) and
-// the command list, which interleaves writers' ops, faults and virtual time for the hub.
+// (by its slot, seed % 32), the world's configuration (mtime granularity, initial
+// state…) and the command list, which interleaves writers' ops, faults and virtual time
+// for the hub.
 // Same seed, same trace, byte for byte. A failing list is shrunk by dropping commands
 // while the same invariant still fails, so the report shows only what matters.
 #pragma once

@@ -81,6 +81,9 @@ std::string to_string(const SimCommand& c) {
               : c.arg == 2 ? "/vol/cfg/app.yaml (watched twice)"
                            : "/vol/cfg/other.yaml");
     case K::companion_stop: return "second watcher stops";
+    case K::hang_volume: return "/vol stops answering (calls block)";
+    case K::release_volume: return "/vol answers again";
+    case K::local_save: return "editor_save v" + v + " of /local/app.yaml";
     case K::run_hub: return "hub runs " + a + " ms";
     case K::quiesce: return "quiesce (faults stop; convergence checked)";
   }
@@ -120,6 +123,7 @@ std::optional<Row> fault_row(const SimCommand& c) {
     case K::reorder_events:
     case K::overflow_queue: return Row::lost_events;
     case K::watch_limit: return Row::inotify_limits;
+    case K::hang_volume: return Row::hung;
     default: return std::nullopt;
   }
 }

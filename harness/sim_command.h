@@ -60,6 +60,11 @@ struct SimCommand {
     companion_stop,       // that watcher stops (detaches from the shared watches)
     run_hub,              // `arg` ms of virtual time pass with the hub running
     quiesce,              // faults stop, time passes, convergence is checked
+    // Only in a world with a hung volume (WorldConfig::hung_volume). After quiesce, so the
+    // fuzzer's byte-to-command mapping, and with it every regression seed, keeps its meaning.
+    hang_volume,          // /vol's server stops answering: every call under /vol blocks
+    release_volume,       // and answers again: the blocked calls return
+    local_save,           // an editor saves `version` of /local/app.yaml (a local volume)
   };
   Kind kind = Kind::run_hub;
   int version = 0;

@@ -170,6 +170,7 @@ void SimFilesystem::set_attribute_cache(std::chrono::nanoseconds ttl) {
 }
 
 std::error_code SimFilesystem::fault(FsCall call, const std::string& path) {
+  if (hang_ && starts_with(path, hang_prefix_)) hang_(path);
   for (auto it = errors_.begin(); it != errors_.end(); ++it) {
     if ((it->call != call && it->call != FsCall::any) || !starts_with(path, it->prefix))
       continue;

@@ -100,6 +100,13 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   // lstat/fstat answer from a per-inode attribute cache filled at most ttl ago, as NFS
   // attribute caching does (0: always fresh).
   void set_attribute_cache(std::chrono::nanoseconds ttl);
+  // Every reader call on a path starting with path_prefix first calls hang(path), which
+  // blocks as a dead mount's server would, until the harness lets it go (see Lockstep).
+  // Not cleared by clear_faults: a dead server stays dead until it comes back.
+  void set_hang(std::string path_prefix, std::function<void(const std::string&)> hang) {
+    hang_prefix_ = std::move(path_prefix);
+    hang_ = std::move(hang);
+  }
   void clear_faults();
   const FsFaultCounts& fault_counts() const { return counts_; }
 
@@ -181,6 +188,8 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   uint64_t magic_ = kTmpfsMagic;
   uint32_t reader_uid_ = kReaderUid;
   std::map<std::string, uint64_t> open_writers_;  // open_trunc .. close
+  std::string hang_prefix_;
+  std::function<void(const std::string&)> hang_;
 
   std::vector<ErrorFault> errors_;
   std::size_t short_read_max_ = 0;

@@ -60,6 +60,7 @@ SimWorld::SimWorld(WorldConfig config)
       clock_(std::make_shared<SimClock>()),
       fs_(std::make_shared<SimFilesystem>(clock_)),
       internal_errors_(std::make_shared<uint64_t>(0)) {
+  if (config_.hung_volume) config_.silent_volume = true;  // a remote volume: polled
   fs_->set_timestamp_granularity(config_.granularity);
   if (config_.silent_volume) fs_->set_filesystem_type(SimFilesystem::kNfsMagic);
   auto events = std::make_unique<SimEvents>(*fs_, clock_, config_.seed ^ 0x9e3779b97f4a7c15ull);
@@ -69,16 +70,25 @@ SimWorld::SimWorld(WorldConfig config)
   logger_ = std::make_shared<spdlog::logger>("hotreload-sim",
                                              std::make_shared<CountingSink>(internal_errors_));
   logger_->set_level(spdlog::level::info);
-  hub_ = std::make_shared<Hub>(Seams{fs_, std::move(events), clock_}, logger_);
+  lockstep_ = std::make_shared<Lockstep>();
+  hub_ = std::make_shared<Hub>(Seams{fs_, std::move(events), clock_, lockstep_}, logger_);
+  fs_->set_hang("/vol", [this](const std::string& path) { on_hung_call(path); });
   fs_->set_after_change([this] { record_disk(); });
   unsigned above = config_.ancestors_unwatchable ? 0711 : 0755;  // search, but no listing
   apply_op({.kind = TreeOp::Kind::make_dir, .path = "/vol", .mode = above});
   apply_op({.kind = TreeOp::Kind::make_dir, .path = kDir, .mode = 0755});
   if (config_.ancestors_unwatchable) apply_op({.kind = TreeOp::Kind::chmod, .path = "/", .mode = above});
+  if (config_.hung_volume) {
+    apply_op({.kind = TreeOp::Kind::make_dir, .path = "/local", .mode = 0755});
+    apply_plan(plan_editor_save("/local/app.yaml", make_content(1, ContentKind::valid)), 0);
+  }
 }
 
 SimWorld::~SimWorld() {
   fs_->clear_faults();
+  hung_ = false;  // the server answers again: a check parked in it finishes
+  lockstep_->release();
+  local_.reset();
   companion_.reset();
   volume_.reset();
   watcher_.reset();  // detaches from the hub before the seams go
@@ -301,8 +311,45 @@ Options SimWorld::watch_options() const {
   o.safety_interval = config_.safety_interval;
   o.rehash_every = config_.rehash_every;
   o.read_size_max = config_.read_size_max;
+  o.stall_timeout = config_.stall_timeout;
   o.logger = logger_;
   return o;
+}
+
+// A call under /vol while its server does not answer: a check the runner runs parks until
+// the server is back; anywhere else, it would have blocked the thread that made it.
+void SimWorld::on_hung_call(const std::string& path) {
+  if (!hung_ || lockstep_->park()) return;
+  if (!hung_on_loop_) hung_on_loop_ = path;
+}
+
+std::optional<Violation> SimWorld::local_converged() const {
+  if (!local_) return std::nullopt;
+  Peek p = fs_->peek("/local/app.yaml");
+  if (p.regular && acceptable(p.content) && p.content != local_active_)
+    return Violation{"converged", "the local watch, on another volume of the hub, holds " +
+                                      version_of(local_active_) + " but its disk holds " +
+                                      version_of(p.content) + (hung_ ? " while /vol is hung" : "")};
+  return std::nullopt;
+}
+
+// Faults stop, but /vol's server stays dead: the local watch converges meanwhile, and the
+// watches on /vol report their stuck check.
+std::optional<Violation> SimWorld::quiesce_hung() {
+  auto poll = std::chrono::nanoseconds(config_.poll_interval);
+  std::chrono::nanoseconds bound = std::max(bound_for(local_->status().mode),
+                                            2 * poll + config_.stall_timeout + extra_delay_);
+  note("    quiet for " + ms_text(bound) + " (/vol still hung)");
+  run_hub(bound);
+  if (pending_violation_) return pending_violation_;
+  if (auto v = local_converged()) return v;
+  if (lockstep_->parked() > 0)
+    for (const Status& st : {status(), volume_status()})
+      if (!st.path.empty() && !st.stalled_since)
+        return Violation{"stall_reported", st.path + " has had a check stuck in its hung volume "
+                                           "for over " + ms_text(bound) + ", but does not report "
+                                           "stalled"};
+  return std::nullopt;
 }
 
 // Each decision of a watch, as a line of the trace.
@@ -343,6 +390,19 @@ std::optional<std::string> SimWorld::try_start() {
     return std::string(e.what());
   }
   started_ = true;
+  if (config_.hung_volume && !local_) {
+    Options lo = watch_options();
+    lo.on_decision = traced("local");
+    local_ = std::make_unique<FileWatcher>(
+        "/local/app.yaml",
+        [this](std::string_view c) {
+          if (!acceptable(c)) return Verdict::reject("checksum mismatch");
+          local_active_ = std::string(c);
+          return Verdict::accept();
+        },
+        lo, hub_);
+    local_->start();
+  }
   if (!config_.watch_volume) return std::nullopt;
   // The whole volume: it must start exactly when the volume holds a valid snapshot.
   VolumeState v = peek_volume();
@@ -607,7 +667,9 @@ void SimWorld::run_hub(std::chrono::nanoseconds span) {
   constexpr int kRunsMax = 100000;
   int runs = 0;
   do {
+    hub_running_ = true;
     hub_->run_once(deadline);
+    hub_running_ = false;
     ++ops_;
     if (auto v = check_safety(); v && !pending_violation_) pending_violation_ = v;
   } while (clock_->now() < deadline && ++runs < kRunsMax);
@@ -617,6 +679,10 @@ void SimWorld::run_hub(std::chrono::nanoseconds span) {
 
 std::optional<Violation> SimWorld::check_safety() {
   if (pending_violation_) return pending_violation_;
+  if (hung_on_loop_)
+    return Violation{"loop_never_blocks", "a call under the hung volume (" + *hung_on_loop_ +
+                                              ") was made on the loop's thread: every watch "
+                                              "of the hub would stall behind it"};
   if (!started_) return std::nullopt;
   if (max_in_callback_ > 1) return Violation{"callback_not_concurrent", "callback re-entered"};
   Status st = status();
@@ -689,7 +755,9 @@ std::optional<Violation> SimWorld::quiesce() {
   fs_->clear_faults();
   events_->clear_faults();
   if (config_.watch_limit_errno) events_->fail_add_watch(errno_code(config_.watch_limit_errno));
+  if (hung_) return quiesce_hung();
   std::chrono::nanoseconds bound = convergence_bound();
+  if (local_) bound = std::max(bound, bound_for(local_->status().mode));
   note("    quiet for " + ms_text(bound));
   run_hub(bound);
   if (pending_violation_) return pending_violation_;
@@ -716,6 +784,11 @@ std::optional<Violation> SimWorld::quiesce() {
   }
   if (auto v = companion_converged()) return v;
   if (auto v = volume_converged()) return v;
+  if (auto v = local_converged()) return v;
+  for (const Status& st : {status(), volume_status()})
+    if (st.stalled_since)
+      return Violation{"resumed", st.path + " still reports stalled though its volume has "
+                                  "answered for " + ms_text(bound)};
   credit_checks();
   active_rows_.clear();
   needs_safety_poll_ = false;
@@ -890,7 +963,30 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
     case K::restore_key:
       if (kubelet_layout) swap_key(std::string("..data/") + kKey);
       break;
-    case K::companion_start: start_companion(c.arg); break;
+    case K::companion_start:
+      // start() loads on the calling thread: on a dead mount it would block it, as it
+      // would block any caller; that is not what the harness looks at.
+      if (hung_) note("    second watcher not started: /vol is hung");
+      else start_companion(c.arg);
+      break;
+    case K::hang_volume:
+      // Only a poll-mode volume's checks leave the loop; an events volume that hangs
+      // blocks its hub, which is the documented limit, not a fault to test.
+      if (!config_.hung_volume) break;
+      hung_ = true;
+      lockstep_->threaded(true);
+      break;
+    case K::release_volume:
+      if (!config_.hung_volume) break;
+      hung_ = false;
+      lockstep_->release();  // each parked check finishes, on its own thread
+      lockstep_->threaded(false);
+      break;
+    case K::local_save:
+      if (config_.hung_volume)
+        apply_plan(plan_editor_save("/local/app.yaml", make_content(c.version, ContentKind::valid)),
+                   c.interleave);
+      break;
     case K::companion_stop:
       companion_.reset();
       note("    second watcher stopped");

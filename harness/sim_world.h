@@ -26,6 +26,10 @@
 //     - the active content (snapshot) equals the disk's whenever the disk's is valid;
 //     - a watch stays in events mode unless events were lost, delayed or refused, or a
 //       writer other than the kubelet edited a kubelet volume in place.
+//   a hung volume (its calls block until its server answers again)
+//     - no call under it ever runs on the loop's thread (it would stall every watch);
+//     - meanwhile the local watch converges, and the hung one reports stalled once its
+//       check has been stuck for stall_timeout; once released, it resumes and converges.
 // A second FileWatcher on the same hub (other.yaml, or the same file, or a path through
 // the ..data directory symlink) can be started and stopped; it must keep the same promises
 // and must not disturb the others, with which it shares a volume or kernel watches.
@@ -44,6 +48,7 @@
 #include "hotreload/file_watcher.h"
 #include "hotreload/hub.h"
 #include "hotreload/volume_watcher.h"
+#include "lockstep.h"
 #include "sim_clock.h"
 #include "sim_command.h"
 #include "sim_events.h"
@@ -83,6 +88,10 @@ struct WorldConfig {
   bool silent_volume = false;  // NFS-like: no events, statfs says NFS
   int watch_limit_errno = 0;   // add_watch fails with this from the start (0: never)
   InitialState initial = InitialState::valid;  // what start() finds on disk
+  // The hung row: /vol is a remote volume (as silent_volume) whose server can stop
+  // answering, and a FileWatcher on a local file, /local/app.yaml, shares the hub.
+  bool hung_volume = false;
+  std::chrono::milliseconds stall_timeout{3000};
 };
 
 struct Violation {
@@ -177,6 +186,9 @@ class SimWorld {
   void start_companion(int which);
   std::optional<Violation> check_companion() const;
   std::optional<Violation> companion_converged() const;
+  void on_hung_call(const std::string& path);
+  std::optional<Violation> quiesce_hung();
+  std::optional<Violation> local_converged() const;
 
   WorldConfig config_;
   std::shared_ptr<SimClock> clock_;
@@ -184,6 +196,7 @@ class SimWorld {
   SimEvents* events_ = nullptr;  // owned by the hub
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<uint64_t> internal_errors_;
+  std::shared_ptr<Lockstep> lockstep_;  // the hub's CheckRunner
   std::shared_ptr<Hub> hub_;
   std::unique_ptr<FileWatcher> watcher_;
   std::unique_ptr<VolumeWatcher> volume_;
@@ -192,6 +205,12 @@ class SimWorld {
   std::unique_ptr<FileWatcher> companion_;
   std::string companion_path_;
   std::vector<Digest> companion_accepted_;
+  // The hung row's local watch, and what it last accepted.
+  std::unique_ptr<FileWatcher> local_;
+  std::string local_active_;
+  bool hung_ = false;
+  bool hub_running_ = false;
+  std::optional<std::string> hung_on_loop_;  // a call under /vol the loop made while hung
   KubeletWriter kubelet_{kDir};
 
   // What the disk has held at kPath: content -> the sequence number of its last arrival.

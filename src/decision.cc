@@ -28,6 +28,8 @@ std::string_view to_string(DecisionKind kind) {
     case DecisionKind::missing: return "missing";
     case DecisionKind::mode: return "mode";
     case DecisionKind::slow_callback: return "slow_callback";
+    case DecisionKind::stalled: return "stalled";
+    case DecisionKind::resumed: return "resumed";
   }
   return "?";
 }
@@ -85,7 +87,8 @@ void log_decision(spdlog::logger& logger, const Decision& d) {
     case DecisionKind::rejected:
     case DecisionKind::read_error:
     case DecisionKind::missing:
-    case DecisionKind::slow_callback: level = spdlog::level::warn; break;
+    case DecisionKind::slow_callback:
+    case DecisionKind::stalled: level = spdlog::level::warn; break;
     default: break;
   }
   logger.log(level, "{}", format_decision(d));

@@ -43,7 +43,6 @@ struct Hub::State {
   std::shared_ptr<spdlog::logger> logger;
 
   mutable std::mutex mu;
-  std::condition_variable check_done;
   std::map<uint64_t, std::shared_ptr<Volume>> volumes;
   std::map<VolumeKey, uint64_t> volume_ids;
   uint64_t next_id = 1;
@@ -52,8 +51,16 @@ struct Hub::State {
   std::map<uint64_t, Trigger> pending;  // checks owed; run_once does not wait while any are
   std::unique_ptr<KernelWatchTable> table;
   std::size_t watch_count = 0;
-  uint64_t checking = 0;  // the volume being checked
-  std::thread::id checking_thread;
+
+  // Checks handed to the runner (volumes in poll mode: remote, FUSE), by volume. A volume
+  // has at most one; what asks for another meanwhile is owed to it, and runs after.
+  struct InFlight {
+    SteadyTime since;
+    std::chrono::nanoseconds stall_timeout;
+    bool stalled = false;
+    std::optional<Trigger> owed;
+  };
+  std::map<uint64_t, InFlight> in_flight;
 
   std::vector<Event> batch;  // used by run_once only, which one thread calls at a time
   std::thread thread;
@@ -84,6 +91,7 @@ struct Hub::State {
       due.erase(d);
     }
     pending.erase(id);
+    in_flight.erase(id);  // a stuck check finishes into nothing
     volume_ids.erase({v->second->dir(), v->second->policy()});
     volumes.erase(v);
   }
@@ -138,15 +146,59 @@ struct Hub::State {
     }
   }
 
-  std::vector<std::pair<std::shared_ptr<Volume>, Trigger>> take_pending() {
-    std::vector<std::pair<std::shared_ptr<Volume>, Trigger>> work;
+  struct Work {
+    std::shared_ptr<Volume> volume;
+    Trigger trigger;
+    bool offloaded;  // to the runner: it may hang
+  };
+
+  // The checks owed now. A volume whose check is still with the runner keeps what it is
+  // owed for later; one in poll mode goes to the runner, if there is one.
+  std::vector<Work> take_pending(SteadyTime now) {
+    std::vector<Work> work;
     work.reserve(pending.size());
     for (auto [id, trigger] : pending) {
       auto it = volumes.find(id);
-      if (it != volumes.end()) work.emplace_back(it->second, trigger);
+      if (it == volumes.end()) continue;
+      if (auto f = in_flight.find(id); f != in_flight.end()) {
+        f->second.owed = std::max(f->second.owed.value_or(trigger), trigger);
+        continue;
+      }
+      bool offloaded = seams.runner && it->second->mode() == ActiveMode::poll;
+      if (offloaded) in_flight[id] = {.since = now, .stall_timeout = it->second->policy().stall_timeout};
+      work.push_back({it->second, trigger, offloaded});
     }
     pending.clear();
     return work;
+  }
+
+  // The earliest moment a check with the runner becomes stalled.
+  std::optional<SteadyTime> next_stall() const {
+    std::optional<SteadyTime> next;
+    for (const auto& [id, f] : in_flight)
+      if (!f.stalled && (!next || f.since + f.stall_timeout < *next)) next = f.since + f.stall_timeout;
+    return next;
+  }
+
+  void note_stalls(SteadyTime now) {
+    for (auto& [id, f] : in_flight) {
+      if (f.stalled || now < f.since + f.stall_timeout) continue;
+      f.stalled = true;
+      if (auto v = volumes.find(id); v != volumes.end()) v->second->set_stalled(f.since);
+    }
+  }
+
+  // A check the runner finished: what it was owed runs now, and a stalled volume resumes
+  // with a reading check (its look may have begun long ago).
+  void finish_offloaded(Volume& v) {
+    auto f = in_flight.find(v.id());
+    if (f == in_flight.end()) return;
+    if (f->second.owed) mark(v.id(), *f->second.owed);
+    if (f->second.stalled) {
+      v.set_stalled(std::nullopt);
+      mark(v.id(), Trigger::rehash);
+    }
+    in_flight.erase(f);
   }
 
   // A safety poll can race the event of the very change it finds: the change lands after
@@ -163,14 +215,13 @@ struct Hub::State {
 
   // --- without mu ---
 
-  void run_check(Volume& v, Trigger trigger, SteadyTime noticed_at) {
+  // On the loop's thread, or (offloaded) on the runner's, where it may hang.
+  void run_check(Volume& v, Trigger trigger, SteadyTime noticed_at, bool offloaded) {
     std::vector<std::shared_ptr<Watch>> watches;
     {
       std::lock_guard lock(mu);
       if (!volumes.count(v.id())) return;  // its last watch stopped since the work was taken
       watches = v.watches();
-      checking = v.id();
-      checking_thread = std::this_thread::get_id();
     }
     try {
       v.check(*seams.filesystem, *seams.clock, trigger, noticed_at, watches);
@@ -178,18 +229,22 @@ struct Hub::State {
       logger->error("event=internal_error path={} error=\"{}\"", v.dir(), e.what());
     }
     std::lock_guard lock(mu);
-    checking = 0;
-    check_done.notify_all();
     if (!volumes.count(v.id())) return;
     SteadyTime now = seams.clock->now();
-    bool late = v.found_unannounced_change() && announced_late(v.id());
+    // Only the loop reads the event source; a polled volume has no events to race.
+    bool late = !offloaded && v.found_unannounced_change() && announced_late(v.id());
     Volume::Next next = v.settle(*table, now, due.at(v.id()), late, *logger);
     if (next.due) schedule(v.id(), *next.due);
     if (next.check_now) mark(v.id(), *next.check_now);
+    if (offloaded) {
+      finish_offloaded(v);
+      seams.events->wake();  // the loop may be asleep with pending work now
+    }
   }
 };
 
-Hub::Hub(Seams seams, std::shared_ptr<spdlog::logger> logger) : state_(new State) {
+Hub::Hub(Seams seams, std::shared_ptr<spdlog::logger> logger)
+    : state_(std::make_shared<State>()) {
   state_->seams = std::move(seams);
   state_->logger = logger ? std::move(logger) : default_logger();
   state_->table = std::make_unique<KernelWatchTable>(*state_->seams.events);
@@ -217,22 +272,34 @@ void Hub::run_once(SteadyTime deadline) noexcept {
       if (s.pending.empty()) {  // due timers left over from the last wakeup give timeout 0
         SteadyTime next = deadline;
         if (!s.timers.empty()) next = std::min(next, s.timers.begin()->first);
+        if (auto stall = s.next_stall()) next = std::min(next, *stall);
         timeout = std::max<std::chrono::nanoseconds>(next - s.seams.clock->now(), 0ns);
       }
     }
     s.batch.clear();
     if (s.seams.events->wait(timeout, s.batch)) s.batch.push_back(kOverflow);
 
-    std::vector<std::pair<std::shared_ptr<Volume>, Trigger>> work;
+    std::vector<State::Work> work;
     SteadyTime now;
     {
       std::lock_guard lock(s.mu);
       now = s.seams.clock->now();
       s.dispatch(s.batch);
       s.collect_due(now);
-      work = s.take_pending();
+      s.note_stalls(now);
+      work = s.take_pending(now);
     }
-    for (auto& [volume, trigger] : work) s.run_check(*volume, trigger, now);
+    for (State::Work& w : work) {
+      if (!w.offloaded) {
+        s.run_check(*w.volume, w.trigger, now, false);
+        continue;
+      }
+      // The task keeps the hub's state alive: a check stuck on a dead mount may return
+      // long after the hub is gone.
+      s.seams.runner->run([state = state_, v = std::move(w.volume), t = w.trigger, now] {
+        state->run_check(*v, t, now, true);
+      });
+    }
   } catch (const std::exception& e) {
     s.logger->error("event=internal_error error=\"{}\"", e.what());
   } catch (...) {
@@ -312,11 +379,10 @@ void Hub::detach(Watch& watch) noexcept {
   std::shared_ptr<Volume> keep = v->second;
   keep->remove(watch);
   if (keep->empty()) s.forget_volume(id);
-  // Called from inside a callback of this volume's check, the check cannot finish until
-  // we return; from anywhere else, wait for it.
-  s.check_done.wait(lock, [&] {
-    return s.checking != id || s.checking_thread == std::this_thread::get_id();
-  });
+  lock.unlock();
+  // A callback in flight is waited for; a look stuck on a dead mount is not (what it
+  // finds is dropped: the watch is detached).
+  watch.stop_user_code();
 }
 
 std::size_t Hub::watch_count() const {

@@ -132,6 +132,16 @@ void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bo
   for (const auto& w : watches_) w->set_mode(mode_, why, quiet);
 }
 
+void Volume::set_stalled(std::optional<SteadyTime> since) {
+  std::string why;
+  if (since)
+    why = "a filesystem call has not returned for " +
+          std::to_string(policy_.stall_timeout.count()) + " ms; the other watches go on";
+  else
+    why = "the filesystem answers again; checking";
+  for (const auto& w : watches_) w->set_stalled(since, why);
+}
+
 bool Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted,
                  const DirectoryInodes& seen, spdlog::logger& hub_log, SteadyTime now,
                  Next& next) {

@@ -38,9 +38,10 @@ class Volume {
     std::chrono::milliseconds poll_interval{1000};
     std::chrono::milliseconds safety_interval{10000};
     unsigned rehash_every = 10;
+    std::chrono::milliseconds stall_timeout{5000};
 
     static Policy of(const Options& o) {
-      return {o.mode, o.poll_interval, o.safety_interval, o.rehash_every};
+      return {o.mode, o.poll_interval, o.safety_interval, o.rehash_every, o.stall_timeout};
     }
     friend auto operator<=>(const Policy&, const Policy&) = default;
   };
@@ -95,6 +96,8 @@ class Volume {
               bool announced_late, spdlog::logger& hub_log);
   // Polls from now on, without kernel watches.
   void fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet);
+  // A check handed to the runner at `since` is stuck (or, with nullopt, has returned).
+  void set_stalled(std::optional<SteadyTime> since);
 
  private:
   void add(std::shared_ptr<Watch> watch);

@@ -108,6 +108,14 @@ Verdict Watch::run_callback(const Invoke& invoke, Clock& clock, std::chrono::nan
   Verdict verdict;
   SteadyTime start = clock.now();
   try {
+    std::lock_guard user(user_mu_);
+    // Stopped while the look ran (it may have hung for minutes): the owner is gone.
+    if (detached.load(std::memory_order_acquire)) return Verdict::reject("watch stopped");
+    user_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    struct Clear {
+      std::atomic<std::thread::id>& t;
+      ~Clear() { t.store({}, std::memory_order_relaxed); }
+    } clear{user_thread_};
     verdict = invoke();
   } catch (const std::exception& e) {
     verdict = Verdict::reject(*e.what() ? e.what() : "callback threw");
@@ -150,7 +158,22 @@ void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
     std::lock_guard lock(status_mu_);
     status_.mode = mode;
   }
-  if (changed && !why.empty()) report({.kind = DecisionKind::mode, .detail = why}, quiet);
+  if (changed && !why.empty()) report({.kind = DecisionKind::mode, .detail = why}, quiet, true);
+}
+
+void Watch::set_stalled(std::optional<SteadyTime> since, std::string_view detail) {
+  {
+    std::lock_guard lock(status_mu_);
+    if (status_.stalled_since.has_value() == since.has_value()) return;
+    status_.stalled_since = since;
+  }
+  report({.kind = since ? DecisionKind::stalled : DecisionKind::resumed, .detail = detail},
+         false, true);
+}
+
+void Watch::stop_user_code() {
+  if (user_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
+  std::lock_guard wait(user_mu_);
 }
 
 Status Watch::status() const {
@@ -164,7 +187,7 @@ Status Watch::status() const {
   return copy;
 }
 
-void Watch::report(Decision d, bool quiet) {
+void Watch::report(Decision d, bool quiet, bool under_hub_lock) {
   std::string volume_dir = volume();
   d.path = path_;
   d.volume = volume_dir;
@@ -174,13 +197,20 @@ void Watch::report(Decision d, bool quiet) {
     d.reloads = status_.reloads;
     d.errors = status_.errors;
   }
+  if (detached.load(std::memory_order_acquire)) return;  // stopped: nobody to tell
   if (!quiet) log_decision(*logger_, d);
-  if (options_.on_decision) {
-    try {
-      options_.on_decision(d);
-    } catch (...) {
-      // A broken observer must not take the watch down; the decision is already logged.
-    }
+  if (!options_.on_decision) return;
+  if (under_hub_lock || user_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id())
+    return notify(d);
+  std::lock_guard user(user_mu_);
+  if (!detached.load(std::memory_order_acquire)) notify(d);
+}
+
+void Watch::notify(const Decision& d) {
+  try {
+    options_.on_decision(d);
+  } catch (...) {
+    // A broken observer must not take the watch down; the decision is already logged.
   }
 }
 

@@ -7,7 +7,9 @@
 // reported as one Decision. How a watch looks at the filesystem is its kind's business.
 // A watch never touches a thread, a timer or the event source: its Volume decides when
 // it looks, and reads back what the look found. load() runs on the caller's thread before
-// the watch joins its volume, check() on the hub thread only; status() from any thread.
+// the watch joins its volume; check() on one thread at a time (the hub's, or for a volume
+// in poll mode a runner's); status() from any thread. User code (the callback,
+// on_decision) never runs after stop_user_code() has returned.
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +73,13 @@ class Watch {
   // Reports the change unless why is empty; quiet: to on_decision only, not the log (the
   // hub logs a cause shared by many watches once).
   void set_mode(ActiveMode mode, std::string_view why, bool quiet);
+  // Under the hub's lock: a check of the volume has been inside a filesystem call since
+  // `since` (stalled), or has returned (resumed). Reported once each way.
+  void set_stalled(std::optional<SteadyTime> since, std::string_view detail);
+
+  // After detached is set: waits for user code in flight on another thread; no user code
+  // runs afterwards. A look stuck in a filesystem call is not waited for.
+  void stop_user_code();
 
   // Set by the hub when the watch joins a volume and when it leaves it.
   uint64_t volume_id = 0;
@@ -104,7 +114,7 @@ class Watch {
   // Returns true when there is a content to offer.
   template <class Sig>
   bool settle_look(std::optional<Sig>& signature, Trigger trigger, std::error_code error,
-                   const std::string& where, bool unchanged, Sig&& now) {
+                   const std::string& where, bool unchanged, Sig now) {
     if (error) {
       signature.reset();
       look_failed(error, where);
@@ -137,7 +147,11 @@ class Watch {
   void look_failed(std::error_code ec, const std::string& where);
   void look_succeeded() { unstable_rounds_ = 0; }
   Verdict run_callback(const Invoke& invoke, Clock& clock, std::chrono::nanoseconds& took);
-  void report(Decision d, bool quiet = false);
+  // Logs d and hands it to on_decision. From a check (user_mu_ is taken), or under the
+  // hub's lock (under_hub_lock: user_mu_ is not taken, since user code may wait for the
+  // hub's lock; detached, set under that lock, suffices there).
+  void report(Decision d, bool quiet = false, bool under_hub_lock = false);
+  void notify(const Decision& d);
 
   const std::string path_;
   const bool whole_volume_;
@@ -156,6 +170,9 @@ class Watch {
 
   mutable std::mutex status_mu_;
   Status status_;  // written on the hub thread under status_mu_
+
+  std::mutex user_mu_;                          // held while user code runs
+  std::atomic<std::thread::id> user_thread_{};  // the thread running it, if any
 };
 
 // Attempts at reading a file (or a snapshot) that keeps changing, within one look.

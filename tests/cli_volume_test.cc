@@ -221,8 +221,19 @@ BOOST_AUTO_TEST_CASE(actions_metrics_and_webhook_of_a_dir_carry_the_snapshot_and
   BOOST_TEST(body["changed"] == keys({"app.yaml"}));
   BOOST_TEST(body["removed"] == keys({"b.yaml"}));
 
-  auto s = scrape(port);
+  // The endpoint holds the body, and the script has written, before the tool has seen
+  // either action end and counted it.
   std::map<std::string, std::string> labels{{"path", vol.dir()}, {"volume", vol.dir()}};
+  std::vector<PromSample> s;
+  BOOST_REQUIRE(eventually([&] {
+    s = scrape(port);
+    for (const char* action : {"webhook", "exec"}) {
+      auto runs = prom_value(s, "hotreload_action_runs_total",
+                             {{"path", vol.dir()}, {"volume", vol.dir()}, {"action", action}});
+      if (!runs || *runs < 1) return false;
+    }
+    return true;
+  }));
   BOOST_TEST(*prom_value(s, "hotreload_snapshot_keys", labels) == 3);
   BOOST_TEST(*prom_value(s, "hotreload_success_total", labels) == 2);
   BOOST_TEST(*prom_value(s, "hotreload_content_hash_info",

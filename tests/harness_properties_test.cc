@@ -179,6 +179,11 @@ rc::Gen<SimCommand> command_for(Row row, const Model& m) {
       for (int bad : {0, 1, 2, 3}) e.push_back({2, writer(K::publish_bad_key, m, bad)});
       break;
     case Row::ancestor_renamed: e.push_back({4, writer(K::rename_ancestor, m)}); break;
+    case Row::hung:
+      e.push_back({3, plain(K::hang_volume)});
+      e.push_back({3, plain(K::release_volume)});
+      e.push_back({4, writer(K::local_save, m)});
+      break;
   }
   return weighted(std::move(e));
 }
@@ -193,6 +198,7 @@ WorldConfig config_for(Row row) {
   c.seed = *rc::gen::inRange<uint64_t>(1, 1u << 30);
   c.granularity = *rc::gen::elementOf(std::vector<std::chrono::nanoseconds>{1ns, 1s, 2s});
   c.silent_volume = row == Row::no_events;
+  c.hung_volume = row == Row::hung;
   if (row == Row::inotify_limits)
     c.watch_limit_errno = *rc::gen::elementOf(std::vector{0, ENOSPC, EMFILE});
   if (row == Row::initial_load)
@@ -297,6 +303,10 @@ BOOST_AUTO_TEST_SUITE(property_ancestor_renamed)
 RC_BOOST_PROP(a_renamed_ancestor_is_noticed_through_events, ()) {
   row_holds(Row::ancestor_renamed);
 }
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(property_hung)
+RC_BOOST_PROP(a_hung_volume_stalls_only_itself_and_resumes, ()) { row_holds(Row::hung); }
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace hotreload::harness

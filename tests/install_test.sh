@@ -50,7 +50,7 @@ nm -DC --defined-only "$lib/libhotreload.so" | cut -d' ' -f3- |
   sed -E 's/^((typeinfo name|typeinfo|vtable|VTT|construction vtable|(non-)?virtual thunk to|guard variable) for |(non-)?virtual thunk to )//' |
   grep -o '^hotreload::[A-Za-z_]*' | sort -u >"$work/exported"
 cat "$work/exported" | sed 's/^/   /'
-public='FileWatcher|VolumeWatcher|Watcher|Snapshot|snapshot_hash|Hub|Digest|StartError|Clock|EventSource|Filesystem|OpenFile|DurationHistogram|MetricsRecorder|to_string|format_decision|log_decision|hotreload_category|error_name|render_prometheus|escape_label_value|is_valid_metric_prefix'
+public='FileWatcher|VolumeWatcher|Watcher|Snapshot|snapshot_hash|Hub|Digest|StartError|Clock|CheckRunner|EventSource|Filesystem|OpenFile|DurationHistogram|MetricsRecorder|to_string|format_decision|log_decision|hotreload_category|error_name|render_prometheus|escape_label_value|is_valid_metric_prefix'
 if grep -Ev "^hotreload::($public)\$" "$work/exported"; then fail "internal symbols exported (above)"; fi
 grep -qx 'hotreload::FileWatcher' "$work/exported" || fail "FileWatcher is not exported"
 

@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(recorder_joins_a_real_watchers_status_and_latencies) {
   Recorder seen;
   FileWatcher watcher(dir / "app.conf", seen.callback(), options, hub);
   watcher.start();
-  write_file(dir / "app.conf", "v2");
+  replace_file(dir / "app.conf", "v2");  // error_total is checked: no truncated moment
   BOOST_REQUIRE(seen.wait_accepted("v2"));
   // The status is committed before on_decision runs: wait for the decision too.
   BOOST_REQUIRE(eventually([&] {

@@ -84,6 +84,13 @@ inline void write_file(const std::string& path, const std::string& content) {
   out << content;
 }
 
+// Writes a sibling and renames it over `path`: no reader ever sees the truncated file an
+// in-place rewrite shows for a moment (and rightly counts as a failed read).
+inline void replace_file(const std::string& path, const std::string& content) {
+  write_file(path + ".tmp", content);
+  std::filesystem::rename(path + ".tmp", path);
+}
+
 // Accepts every content except those that start with "bad"; records what it saw.
 class Recorder {
  public:

@@ -31,6 +31,8 @@ enum class DecisionKind {
   missing,        // the file, or a directory or link on its way, is gone (logged once)
   mode,           // the watch changed how it detects changes, and why
   slow_callback,  // the callback took longer than Options::slow_callback
+  stalled,        // a filesystem call has not returned for Options::stall_timeout
+  resumed,        // the stalled call returned; the watch checks again
 };
 
 HOTRELOAD_EXPORT std::string_view to_string(DecisionKind kind);

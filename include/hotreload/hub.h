@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "hotreload/check_runner.h"
 #include "hotreload/clock.h"
 #include "hotreload/event_source.h"
 #include "hotreload/export.h"
@@ -27,6 +28,9 @@ struct Seams {
   std::shared_ptr<Filesystem> filesystem;
   std::unique_ptr<EventSource> events;
   std::shared_ptr<Clock> clock;
+  // Runs the checks of volumes in poll mode. Null: every check runs on the loop's thread
+  // (a filesystem call that hangs then stalls every watch of the hub).
+  std::shared_ptr<CheckRunner> runner;
 };
 
 class HOTRELOAD_EXPORT Hub {
@@ -62,7 +66,7 @@ class HOTRELOAD_EXPORT Hub {
   void detach(Watch& watch) noexcept;
 
   struct State;
-  std::unique_ptr<State> state_;
+  std::shared_ptr<State> state_;  // shared with checks the runner has not finished
 };
 
 }  // namespace hotreload

@@ -43,10 +43,14 @@ struct Options {
   bool allow_empty = false;
   // A callback slower than this is logged (it holds up every watch on the hub).
   std::chrono::milliseconds slow_callback{1000};
+  // A check of a polled volume (remote, FUSE) still inside a filesystem call after this
+  // long marks the watch stalled (DecisionKind::stalled, Status::stalled_since); it
+  // resumes when the call returns. Other watches are not held up meanwhile.
+  std::chrono::milliseconds stall_timeout{5000};
   // Where decisions are logged; null means hotreload's default logger (stderr).
   std::shared_ptr<spdlog::logger> logger;
-  // Called on the hub thread after every logged decision, for metrics or JSON logs.
-  // Must not throw and must not block.
+  // Called after every logged decision, for metrics or JSON logs: on the hub thread, or
+  // for a volume in poll mode on the thread that checks it. Must not throw or block.
   std::function<void(const Decision&)> on_decision;
 };
 

@@ -4,12 +4,14 @@
 // Promises (both kinds):
 // - start() loads synchronously, on the calling thread; if the content cannot be read or
 //   the callback refuses it, start() throws StartError naming the path and why.
-// - After start(), the callback runs on the hub thread, only for content whose SHA-256
-//   differs from the active one, never twice at once, and never again for a content it
-//   has just refused. A refusal or an exception keeps the previous content active.
+// - After start(), the callback runs on the hub thread (for a volume in poll mode: on a
+//   thread of the hub's CheckRunner), only for content whose SHA-256 differs from the
+//   active one, never twice at once, and never again for a content it has just refused.
+//   A refusal or an exception keeps the previous content active.
 // - Nothing the filesystem does after start() throws out of the library.
-// - stop() is idempotent, waits for a callback in flight (unless called from inside a
-//   callback of the same hub), and the destructor calls it.
+// - stop() is idempotent, waits for a callback of this watch in flight (unless called
+//   from inside it), never for a filesystem call stuck on a dead mount, and the
+//   destructor calls it. No callback or on_decision runs after stop() has returned.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +50,9 @@ struct Status {
   uint64_t errors = 0;                 // distinct failures: rejections, read errors, vanishings
   ActiveMode mode = ActiveMode::events;
   std::string last_error;              // empty while the watch is healthy
+  // Set while a check of the watch has been stuck in a filesystem call for longer than
+  // Options::stall_timeout (a hung remote or FUSE volume): when the call began.
+  std::optional<SteadyTime> stalled_since;
 };
 
 class HOTRELOAD_EXPORT StartError : public std::system_error {

@@ -19,7 +19,8 @@ std::string_view level_of(DecisionKind kind) {
     case DecisionKind::rejected:
     case DecisionKind::read_error:
     case DecisionKind::missing:
-    case DecisionKind::slow_callback: return "warn";
+    case DecisionKind::slow_callback:
+    case DecisionKind::stalled: return "warn";
     default: return "info";
   }
 }
@@ -126,6 +127,8 @@ void EventLog::decision(const Decision& d) {
       j["callback_ms"] = std::chrono::duration<double, std::milli>(d.callback_duration).count();
       break;
     case DecisionKind::slow_callback: break;
+    case DecisionKind::stalled:
+    case DecisionKind::resumed: j["detail"] = d.detail; break;
   }
   j["reloads"] = d.reloads;
   j["errors"] = d.errors;

@@ -1,4 +1,5 @@
 #include "posix_seams.h"
+#include "thread_runner.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -176,7 +177,7 @@ void InotifyEventSource::wake() {
 
 Seams make_seams() {
   return Seams{std::make_shared<PosixFilesystem>(), std::make_unique<InotifyEventSource>(),
-               std::make_shared<SteadyClock>()};
+               std::make_shared<SteadyClock>(), std::make_shared<ThreadRunner>()};
 }
 
 }  // namespace hotreload::posix
