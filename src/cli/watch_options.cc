@@ -48,8 +48,11 @@ Parsed<std::string> directory_name(std::string_view text) {
 
 Parsed<pid_t> process_id(std::string_view text) {
   auto n = whole_number(1, 4194304)(text);
-  if (auto* pid = std::get_if<long>(&n)) return static_cast<pid_t>(*pid);
-  return "invalid --pid \"" + std::string(text) + "\": expected a process id (a positive number)";
+  auto* pid = std::get_if<long>(&n);
+  if (!pid)
+    return "invalid --pid \"" + std::string(text) + "\": expected a process id (a positive number)";
+  if (auto why = signal_target_refusal(static_cast<pid_t>(*pid))) return "--pid: " + *why;
+  return static_cast<pid_t>(*pid);
 }
 
 Parsed<std::string> metric_prefix(std::string_view text) {

@@ -3,6 +3,11 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace hotreload::cli {
 
@@ -19,6 +24,58 @@ std::string describe(httplib::Error error, const std::string& origin) {
       return "TLS certificate of " + origin + " not trusted";
     default: return "request to " + origin + " failed (" + httplib::to_string(error) + ")";
   }
+}
+
+using Steady = std::chrono::steady_clock;
+
+// Ends an attempt that is still running at its deadline, or when a stop is requested: the
+// per-read timeouts of the HTTP client restart with every byte, so an endpoint that
+// trickles its answer would hold the attempt forever. Client::stop() is the one call that
+// is safe while a request runs on another thread (it shuts the socket down); it is
+// repeated until the attempt returns, because before the socket exists it does nothing.
+class AttemptGuard {
+ public:
+  AttemptGuard(httplib::Client& client, Steady::time_point deadline, std::stop_token stop)
+      : thread_([this, &client, deadline, stop] {
+          std::unique_lock lock(mu_);
+          cv_.wait_until(lock, stop, deadline, [this] { return done_; });
+          while (!done_) {
+            fired_ = true;
+            lock.unlock();
+            client.stop();
+            lock.lock();
+            cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; });
+          }
+        }) {}
+  ~AttemptGuard() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  AttemptGuard(const AttemptGuard&) = delete;
+  AttemptGuard& operator=(const AttemptGuard&) = delete;
+
+  // Whether the attempt was cut short (then its own error only says the socket closed).
+  bool fired() const { return fired_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  bool done_ = false;
+  std::atomic<bool> fired_{false};
+  std::thread thread_;  // last: it uses the members above
+};
+
+// Sleeps d unless a stop is requested first; false if it was.
+bool sleep_unless_stopped(std::chrono::milliseconds d, std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
 }
 
 }  // namespace
@@ -55,7 +112,7 @@ Parsed<WebhookUrl> parse_webhook_url(std::string_view url) {
 }
 
 WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body,
-                            const InterruptibleWait& wait) {
+                            std::stop_token stop) {
   WebhookOutcome outcome;
   httplib::Client client(config.parsed.origin);
   client.set_connection_timeout(config.timeout);
@@ -64,24 +121,43 @@ WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body
   auto backoff = config.backoff_first;
   for (unsigned attempt = 0; attempt <= config.retries; ++attempt) {
     if (attempt > 0) {
-      if (!wait(backoff)) {
+      if (!sleep_unless_stopped(backoff, stop)) {
         outcome.error += " (gave up: stopping)";
         return outcome;
       }
       backoff = std::min(backoff * 2, config.backoff_max);
     }
-    ++outcome.attempts;
-    auto res = client.Post(config.parsed.target, body, "application/json");
-    if (!res) {
-      outcome.error = describe(res.error(), config.parsed.origin);
-      continue;
+    if (stop.stop_requested()) {
+      outcome.error = "not sent: stopping";
+      return outcome;
     }
-    if (res->status >= 200 && res->status < 300) {
+    ++outcome.attempts;
+    std::optional<httplib::Result> res;
+    bool cut = false;
+    {
+      AttemptGuard guard(client, Steady::now() + config.timeout, stop);
+      res.emplace(client.Post(config.parsed.target, body, "application/json"));
+      cut = guard.fired();
+    }
+    if (*res && (*res)->status >= 200 && (*res)->status < 300) {
       outcome.ok = true;
       outcome.error.clear();
       return outcome;
     }
-    outcome.error = config.url + " answered HTTP " + std::to_string(res->status);
+    if (cut) {
+      outcome.error = "no complete answer from " + config.parsed.origin + " within " +
+                      format_duration(config.timeout) + " (the whole attempt's time)";
+      if (stop.stop_requested()) {
+        outcome.error = "no complete answer from " + config.parsed.origin + " (gave up: stopping)";
+        return outcome;
+      }
+      continue;
+    }
+    if (!*res) {
+      outcome.error = describe(res->error(), config.parsed.origin);
+      continue;
+    }
+    outcome.error = config.url + " answered HTTP " + std::to_string((*res)->status);
   }
   return outcome;
 }
