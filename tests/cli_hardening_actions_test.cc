@@ -226,7 +226,8 @@ BOOST_AUTO_TEST_CASE(pid_1_and_our_own_pid_are_refused) {
 
   write_file(pid_file, "1\n");
   CliProcess cli(kCli,
-                 {"watch", "--log-format", "json", "--signal", "USR1", "--pid-file", pid_file, path},
+                 {"watch", "--log-format", "json", "--signal", "USR1", "--pid-file", pid_file,
+                  path},
                  vol.scratch("stderr"));
   BOOST_REQUIRE(cli.wait_event("loaded", path));
   vol.publish({{"app.yaml", "v: 2\n"}});

@@ -36,7 +36,10 @@ KeyChanges KeyChanges::then(const KeyChanges& later) const {
   for (const auto& k : later.removed) apply(k, Was::removed);
   KeyChanges out;
   for (const auto& [key, was] : net)
-    (was == Was::added ? out.added : was == Was::changed ? out.changed : out.removed).push_back(key);
+    (was == Was::added     ? out.added
+     : was == Was::changed ? out.changed
+                           : out.removed)
+        .push_back(key);
   return out;
 }
 

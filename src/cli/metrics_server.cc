@@ -26,8 +26,9 @@ using Steady = std::chrono::steady_clock;
 
 // Everything a connection may take: from accept to the last byte of the answer.
 constexpr auto kConnectionTime = std::chrono::seconds(5);
-// Connections open at once; a new one beyond closes the one closest to its deadline.
-constexpr std::size_t kConnectionsMax = 1024;
+// Connections open at once (well under the usual 1024 descriptors); a new one beyond
+// closes the one closest to its deadline.
+constexpr std::size_t kConnectionsMax = 512;
 // A request (line and headers) larger than this is answered 431 and closed.
 constexpr std::size_t kRequestBytesMax = 8 * 1024;
 
@@ -53,7 +54,8 @@ Parsed<ListenAddress> parse_listen_address(std::string_view text) {
   const std::string quoted = "\"" + std::string(text) + "\"";
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos)
-    return "invalid listen address " + quoted + ": expected ADDR:PORT, like 127.0.0.1:9533 or :9533";
+    return "invalid listen address " + quoted +
+           ": expected ADDR:PORT, like 127.0.0.1:9533 or :9533";
   std::string_view host = text.substr(0, colon);
   std::string_view port = text.substr(colon + 1);
   int number = -1;
@@ -120,17 +122,33 @@ struct MetricsServer::Impl {
     return response(404, "Not Found", "text/plain", "not found: try /metrics or /healthz\n", head);
   }
 
+  // Rendering must not end the server: a failure is this request's 500.
+  std::string answer_or_500(const std::string& request) {
+    try {
+      return answer(request);
+    } catch (const std::exception& e) {
+      return response(500, "Internal Server Error", "text/plain", std::string(e.what()) + "\n",
+                      false);
+    }
+  }
+
+  void close_oldest() {
+    auto oldest = std::min_element(
+        connections.begin(), connections.end(),
+        [](const Connection& a, const Connection& b) { return a.deadline < b.deadline; });
+    close_fd(oldest->fd);
+    connections.erase(oldest);
+  }
+
   void accept_all(Steady::time_point now) {
     for (;;) {
       int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN: none left; anything else: try again on the next wakeup
-      if (connections.size() >= kConnectionsMax) {
-        auto oldest = std::min_element(
-            connections.begin(), connections.end(),
-            [](const Connection& a, const Connection& b) { return a.deadline < b.deadline; });
-        close_fd(oldest->fd);
-        connections.erase(oldest);
+      if (fd < 0) {
+        // Out of descriptors: make room, so that the next wakeup can take the new client.
+        if ((errno == EMFILE || errno == ENFILE) && !connections.empty()) close_oldest();
+        return;  // EAGAIN: none left; anything else: try again on the next wakeup
       }
+      if (connections.size() >= kConnectionsMax) close_oldest();
       connections.push_back({fd, now + kConnectionTime, {}, {}, 0});
     }
   }
@@ -147,7 +165,7 @@ struct MetricsServer::Impl {
       bool complete = c.request.find("\r\n\r\n") != std::string::npos ||
                       c.request.find("\n\n") != std::string::npos;
       if (!complete && c.request.size() <= kRequestBytesMax) return true;
-      c.answer = complete ? answer(c.request)
+      c.answer = complete ? answer_or_500(c.request)
                           : response(431, "Request Header Fields Too Large", "text/plain",
                                      "request too large\n", false);
     }

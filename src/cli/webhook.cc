@@ -1,6 +1,9 @@
 #include "webhook.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,20 +31,48 @@ std::string describe(httplib::Error error, const std::string& origin) {
 
 using Steady = std::chrono::steady_clock;
 
+// A duplicate of the client's socket, taken when the client creates it: shutting it down
+// ends whatever the client is doing on it (connecting, a TLS handshake, a read), from any
+// thread, and being ours the descriptor is never closed and reused under our feet.
+class SocketCopy {
+ public:
+  ~SocketCopy() { reset(); }
+  void take(int sock) {
+    std::lock_guard lock(mu_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  }
+  void shut_down() {
+    std::lock_guard lock(mu_);
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+  void reset() {
+    std::lock_guard lock(mu_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  std::mutex mu_;
+  int fd_ = -1;
+};
+
 // Ends an attempt that is still running at its deadline, or when a stop is requested: the
 // per-read timeouts of the HTTP client restart with every byte, so an endpoint that
-// trickles its answer would hold the attempt forever. Client::stop() is the one call that
-// is safe while a request runs on another thread (it shuts the socket down); it is
-// repeated until the attempt returns, because before the socket exists it does nothing.
+// trickles its answer would hold the attempt forever. The socket is shut down (and the
+// client told to stop) until the attempt returns: before the socket exists, that does
+// nothing, and the connect timeout bounds the wait.
 class AttemptGuard {
  public:
-  AttemptGuard(httplib::Client& client, Steady::time_point deadline, std::stop_token stop)
-      : thread_([this, &client, deadline, stop] {
+  AttemptGuard(httplib::Client& client, SocketCopy& socket, Steady::time_point deadline,
+               std::stop_token stop)
+      : thread_([this, &client, &socket, deadline, stop] {
           std::unique_lock lock(mu_);
           cv_.wait_until(lock, stop, deadline, [this] { return done_; });
           while (!done_) {
             fired_ = true;
             lock.unlock();
+            socket.shut_down();
             client.stop();
             lock.lock();
             cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; });
@@ -100,7 +131,8 @@ Parsed<WebhookUrl> parse_webhook_url(std::string_view url) {
   if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
     std::string_view port = authority.substr(colon + 1);
     bool digits = !port.empty() && port.size() <= 5 &&
-                  std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+                  std::all_of(port.begin(), port.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
     if (!digits || std::stoi(std::string(port)) == 0 || std::stoi(std::string(port)) > 65535)
       return "invalid webhook URL " + quoted + ": port \"" + std::string(port) +
              "\" must be a number from 1 to 65535";
@@ -118,6 +150,8 @@ WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body
   client.set_connection_timeout(config.timeout);
   client.set_read_timeout(config.timeout);
   client.set_write_timeout(config.timeout);
+  SocketCopy socket;
+  client.set_socket_options([&socket](int sock) { socket.take(sock); });
   auto backoff = config.backoff_first;
   for (unsigned attempt = 0; attempt <= config.retries; ++attempt) {
     if (attempt > 0) {
@@ -135,10 +169,11 @@ WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body
     std::optional<httplib::Result> res;
     bool cut = false;
     {
-      AttemptGuard guard(client, Steady::now() + config.timeout, stop);
+      AttemptGuard guard(client, socket, Steady::now() + config.timeout, stop);
       res.emplace(client.Post(config.parsed.target, body, "application/json"));
       cut = guard.fired();
     }
+    socket.reset();
     if (*res && (*res)->status >= 200 && (*res)->status < 300) {
       outcome.ok = true;
       outcome.error.clear();
