@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -20,6 +19,7 @@
 #include "hotreload/file_watcher.h"
 #include "hotreload/hub.h"
 #include "posix_tree.h"
+#include "spawn_program.h"
 #include "writers.h"
 
 namespace hotreload::harness {
@@ -59,13 +59,9 @@ std::optional<std::string> read_whole(const std::string& path) {
   return out.str();
 }
 
-int run_quiet(const std::string& command) {
-  return std::system((command + " >/dev/null 2>&1").c_str());
-}
+int run_quiet(const std::vector<std::string>& argv) { return run_program(argv, true); }
 
-bool have_program(const std::string& name) {
-  return run_quiet("command -v " + name) == 0;
-}
+bool have_program(const std::string& name) { return find_program(name).has_value(); }
 
 // Safety invariants, checked inside every callback (on the hub thread).
 class Checker {
@@ -299,7 +295,7 @@ class Mount {
  public:
   explicit Mount(std::string point) : point_(std::move(point)) {}
   ~Mount() {
-    if (run_quiet("fusermount3 -u '" + point_ + "'") != 0) run_quiet("umount -l '" + point_ + "'");
+    if (run_quiet({"fusermount3", "-u", point_}) != 0) run_quiet({"umount", "-l", point_});
   }
   Mount(const Mount&) = delete;
   Mount& operator=(const Mount&) = delete;
@@ -319,7 +315,7 @@ RealScenario run_bindfs(const RealCampaignOptions& o, const RealLog& log) {
   std::filesystem::create_directories(under);
   std::filesystem::create_directories(mnt);
   RealScenario r;
-  if (run_quiet("bindfs '" + under + "' '" + mnt + "'") != 0) {
+  if (run_quiet({"bindfs", under, mnt}) != 0) {
     r = not_run(name, "bindfs could not mount (no FUSE permission in this environment?)");
   } else {
     Mount mount(mnt);

@@ -325,6 +325,15 @@ void Hub::stop_thread() noexcept {
   s.thread.join();
 }
 
+void Hub::check_all() noexcept {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    for (const auto& [id, v] : s.volumes) s.mark(id, Trigger::rehash);
+  }
+  s.seams.events->wake();
+}
+
 void Hub::attach(std::shared_ptr<Watch> watch) {
   State& s = *state_;
   watch->detached.store(false, std::memory_order_release);

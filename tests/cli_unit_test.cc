@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(json_log_lines_carry_the_contract_fields_for_each_event) {
   BOOST_TEST(contains(read_all(err), "slow_callback"));  // on stderr, not in the contract
 }
 
-BOOST_AUTO_TEST_CASE(the_action_queue_is_bounded_and_drops_the_oldest_waiting_job) {
+BOOST_AUTO_TEST_CASE(the_action_queue_is_bounded_and_drops_the_oldest_waiting_path) {
   test::TempDir dir;
   std::FILE* out = std::tmpfile();
   EventLog log(LogFormat::json, out, stderr);
@@ -302,11 +302,12 @@ BOOST_AUTO_TEST_CASE(the_action_queue_is_bounded_and_drops_the_oldest_waiting_jo
                         " ]; do sleep 0.01; done; echo \"$HOTRELOAD_HASH\" >> " + ran;
   config.queue_max = 1;
   ActionRunner runner(config, log);
-  runner.enqueue({"/p", "h1", "h0"});
+  runner.enqueue({"/a", "h1", "h0"});
   // Once h1 runs, the queue is empty again.
   BOOST_REQUIRE(test::eventually([&] { return ::access(started.c_str(), F_OK) == 0; }));
-  runner.enqueue({"/p", "h2", "h1"});
-  runner.enqueue({"/p", "h3", "h2"});  // the queue holds one: h2 is dropped
+  // Paths of their own (a newer job of the same path would take the waiting one's place).
+  runner.enqueue({"/b", "h2", "h1"});
+  runner.enqueue({"/c", "h3", "h2"});  // the queue holds one: h2 is dropped
   test::write_file(go, "");
   BOOST_REQUIRE(test::eventually([&] { return test::file_lines(ran).size() >= 2; }));
   runner.stop();

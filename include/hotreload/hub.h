@@ -54,6 +54,11 @@ class HOTRELOAD_EXPORT Hub {
   void start_thread();
   void stop_thread() noexcept;
 
+  // Asks for a check of every watch at the next wakeup — a read, not only a look at the
+  // signature — as an inotify overflow does; returns at once. For an operator's "check
+  // now" (`hotreload watch` on SIGHUP); what the checks find is reported as usual.
+  void check_all() noexcept;
+
   std::size_t watch_count() const;         // started FileWatchers and VolumeWatchers
   std::size_t volume_count() const;        // the directories (and policies) they share
   std::size_t kernel_watch_count() const;  // inotify watches held

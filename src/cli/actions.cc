@@ -1,25 +1,107 @@
 #include "actions.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "signal_names.h"
 #include "subprocess.h"
 
 namespace hotreload::cli {
 
+namespace {
+
+// A pid file holds a number and a newline; anything much larger is not one.
+constexpr std::size_t kPidFileBytesMax = 4096;
+
+// A command's stderr line longer than this is passed on in pieces.
+constexpr std::size_t kStderrLineMax = 64 * 1024;
+
+std::string_view file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+std::string not_regular(const std::string& path, mode_t mode) {
+  return "pid file " + path + " is " + std::string(file_kind(mode)) +
+         ", not a regular file: give the file the process writes its id to";
+}
+
+// Passes a command's stderr on to ours whole, a complete line per write, so that its
+// lines and our own log lines never cut into each other.
+class StderrRelay {
+ public:
+  void feed(std::string_view chunk) {
+    partial_.append(chunk);
+    std::size_t end = partial_.rfind('\n');
+    if (end != std::string::npos) {
+      write(std::string_view(partial_).substr(0, end + 1));
+      partial_.erase(0, end + 1);
+    }
+    if (partial_.size() > kStderrLineMax) flush();
+  }
+  void flush() {
+    if (partial_.empty()) return;
+    partial_.push_back('\n');
+    write(partial_);
+    partial_.clear();
+  }
+
+ private:
+  static void write(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+  }
+  std::string partial_;
+};
+
+}  // namespace
+
 Parsed<pid_t> read_pid_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return "cannot read pid file " + path + ": " + std::strerror(errno);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  // Looked at before it is opened (opening a device may do something), and after.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return "cannot read pid file " + path + ": " + std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) return not_regular(path, st.st_mode);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return "cannot read pid file " + path + ": " + std::strerror(errno);
+  std::string s;
+  std::optional<std::string> why;
+  if (::fstat(fd, &st) != 0) {
+    why = "cannot read pid file " + path + ": " + std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    why = not_regular(path, st.st_mode);
+  } else {
+    char buffer[512];
+    for (;;) {
+      ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        why = "cannot read pid file " + path + ": " + std::strerror(errno);
+        break;
+      }
+      if (n == 0) break;
+      s.append(buffer, static_cast<std::size_t>(n));
+      if (s.size() > kPidFileBytesMax) {
+        why = "pid file " + path + " is larger than " + std::to_string(kPidFileBytesMax) +
+              " bytes: not a pid file";
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  if (why) return *why;
   auto first = s.find_first_not_of(" \t\r\n");
   auto last = s.find_last_not_of(" \t\r\n");
   if (first == std::string::npos) return "pid file " + path + " is empty";
@@ -29,6 +111,15 @@ Parsed<pid_t> read_pid_file(const std::string& path) {
   if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0)
     return "pid file " + path + " does not hold a process id: \"" + std::string(digits) + "\"";
   return static_cast<pid_t>(pid);
+}
+
+std::optional<std::string> signal_target_refusal(pid_t pid) {
+  if (pid == 1)
+    return "refusing to signal PID 1: in a shared process namespace it is the pause "
+           "container or init, not the service to reload";
+  if (pid == ::getpid())
+    return "refusing to signal PID " + std::to_string(pid) + ": it is hotreload itself";
+  return std::nullopt;
 }
 
 ActionRunner::ActionRunner(ActionConfig config, EventLog& log)
@@ -44,6 +135,16 @@ void ActionRunner::enqueue(ActionJob job) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
+    auto waiting = std::find_if(queue_.begin(), queue_.end(),
+                                [&job](const ActionJob& j) { return j.path == job.path; });
+    if (waiting != queue_.end()) {
+      // Superseded: the new job tells what changed since the last action that ran.
+      ++superseded_[{waiting->path, waiting->volume}];
+      job.previous_hash = std::move(waiting->previous_hash);
+      if (waiting->keys && job.keys) job.keys = waiting->keys->then(*job.keys);
+      *waiting = std::move(job);
+      return;
+    }
     if (queue_.size() >= config_.queue_max) {
       dropped = std::move(queue_.front());
       queue_.pop_front();
@@ -55,7 +156,7 @@ void ActionRunner::enqueue(ActionJob job) {
     count(*dropped, "queue", false);
     failed(*dropped, "queue",
            "action queue full (" + std::to_string(config_.queue_max) +
-               " jobs): dropped the actions for hash " + dropped->hash,
+               " paths waiting): dropped the actions for hash " + dropped->hash,
            0);
   }
 }
@@ -68,15 +169,11 @@ void ActionRunner::stop() {
     stopping_ = true;
     dropped.swap(queue_);
   }
+  stop_source_.request_stop();
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
   for (const ActionJob& job : dropped)
     log_.warning("stopping: did not run the actions queued for " + job.path + " hash " + job.hash);
-}
-
-bool ActionRunner::wait_unless_stopping(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  return !wake_.wait_for(lock, d, [&] { return stopping_; });
 }
 
 void ActionRunner::work() {
@@ -108,13 +205,16 @@ void ActionRunner::run_exec(const ActionJob& job) {
     environment.emplace_back("HOTRELOAD_DIR", job.path);
     for (auto& variable : job.keys->environment()) environment.push_back(std::move(variable));
   }
+  // The command's own complaints go on to our stderr, all of them; only the first line
+  // goes into the event.
+  StderrRelay relay;
   CommandResult r = run_shell_command({
       .command = config_.exec_command,
       .environment = std::move(environment),
       .timeout = config_.exec_timeout,
+      .on_stderr = [&relay](std::string_view chunk) { relay.feed(chunk); },
   });
-  // Pass the command's own complaints on; only the first line goes into the event.
-  if (!r.stderr_head.empty()) std::fwrite(r.stderr_head.data(), 1, r.stderr_head.size(), stderr);
+  relay.flush();
   bool ok = r.succeeded();
   count(job, "exec", ok);
   if (!ok) {
@@ -137,6 +237,12 @@ void ActionRunner::run_signal(const ActionJob& job) {
     }
     pid = std::get<pid_t>(read);
   }
+  if (auto why = signal_target_refusal(pid)) {
+    count(job, "signal", false);
+    failed(job, "signal",
+           config_.pid_file.empty() ? *why : *why + " (read from " + config_.pid_file + ")");
+    return;
+  }
   bool ok = ::kill(pid, *config_.signal) == 0;
   count(job, "signal", ok);
   if (!ok)
@@ -157,7 +263,7 @@ void ActionRunner::run_webhook(const ActionJob& job) {
   }
   WebhookOutcome out = post_webhook(
       *config_.webhook, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-      [this](std::chrono::milliseconds d) { return wait_unless_stopping(d); });
+      stop_source_.get_token());
   count(job, "webhook", out.ok);
   if (!out.ok)
     failed(job, "webhook",
@@ -182,7 +288,17 @@ std::vector<MetricFamily> ActionRunner::metric_families() const {
   MetricFamily runs{"action_runs_total", "Actions run after accepted changes.", "counter", {}};
   MetricFamily failures{"action_failures_total",
                         "Actions that failed (logged as event=action_failed).", "counter", {}};
+  MetricFamily superseded{
+      "action_superseded_total",
+      "Actions not run: newer accepted content of the same path replaced them while they waited.",
+      "counter",
+      {}};
   std::lock_guard lock(mu_);
+  for (const auto& [key, n] : superseded_) {
+    std::vector<std::pair<std::string, std::string>> labels{{"path", key.first}};
+    if (!key.second.empty()) labels.emplace_back("volume", key.second);
+    superseded.samples.push_back({labels, double(n)});
+  }
   for (const auto& [key, c] : counts_) {
     const auto& [path, volume, action] = key;
     std::vector<std::pair<std::string, std::string>> labels{{"path", path}};
@@ -191,7 +307,7 @@ std::vector<MetricFamily> ActionRunner::metric_families() const {
     runs.samples.push_back({labels, double(c.runs)});
     failures.samples.push_back({labels, double(c.failures)});
   }
-  return {runs, failures};
+  return {runs, failures, superseded};
 }
 
 }  // namespace hotreload::cli

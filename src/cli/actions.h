@@ -3,8 +3,13 @@
 //
 // The hub thread runs every watch's callback, so it only enqueues (never blocks); the
 // worker runs the jobs in order, each action of a job in the order exec, signal, webhook.
-// A failed action is logged (event=action_failed) and counted, never fatal. The queue is
-// bounded: a flood of changes beyond it drops the oldest job, logged and counted.
+// A failed action is logged (event=action_failed) and counted, never fatal.
+//
+// A job waiting for the worker is pointless once its path has newer accepted content, so
+// the queue holds at most one job per path: a newer one takes the waiting one's place (its
+// previous hash and key changes folded in), and the superseded job is counted
+// (action_superseded_total), not logged. The queue is bounded across paths too: beyond
+// queue_max paths waiting, the oldest job is dropped, logged and counted.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -35,7 +41,7 @@ struct ActionConfig {
   std::optional<pid_t> pid;                      // --pid
   std::string pid_file;                          // --pid-file, read before every signal
   std::optional<WebhookConfig> webhook;          // --webhook
-  std::size_t queue_max = 256;
+  std::size_t queue_max = 256;                   // paths with a job waiting
 
   bool any() const { return !exec_command.empty() || signal || webhook; }
 };
@@ -58,10 +64,12 @@ class ActionRunner {
 
   // From any thread; returns at once.
   void enqueue(ActionJob job);
-  // Finishes the action in flight (cutting webhook backoff short), drops queued jobs.
+  // Drops queued jobs and ends the action in flight: a webhook attempt or backoff is cut
+  // short at once, a command runs to its end or its --exec-timeout.
   void stop();
 
-  // action_runs_total / action_failures_total by path, volume and action, for /metrics.
+  // action_runs_total / action_failures_total by path, volume and action, and
+  // action_superseded_total by path and volume, for /metrics.
   std::vector<MetricFamily> metric_families() const;
 
  private:
@@ -73,7 +81,6 @@ class ActionRunner {
   void count(const ActionJob& job, const char* action, bool ok);
   void failed(const ActionJob& job, const char* action, const std::string& error,
               unsigned attempts = 1);
-  bool wait_unless_stopping(std::chrono::milliseconds d);
 
   const ActionConfig config_;
   EventLog& log_;
@@ -82,15 +89,22 @@ class ActionRunner {
   std::condition_variable wake_;
   std::deque<ActionJob> queue_;
   bool stopping_ = false;
+  std::stop_source stop_source_;
   struct Counts {
     uint64_t runs = 0;
     uint64_t failures = 0;
   };
   std::map<std::tuple<std::string, std::string, std::string>, Counts> counts_;  // path, volume, action
+  std::map<std::pair<std::string, std::string>, uint64_t> superseded_;  // path, volume
   std::thread worker_;
 };
 
-// The pid in a pid file ("1234\n"), or why there is none.
+// The pid in a pid file ("1234\n"), or why there is none. Only a regular file is read
+// (a FIFO would block the reader, a device might never end); it is opened non-blocking.
 Parsed<pid_t> read_pid_file(const std::string& path);
+
+// Why pid must not be signalled, if it must not: PID 1 (in a shared process namespace,
+// the pause container or init — never the service) or this process itself.
+std::optional<std::string> signal_target_refusal(pid_t pid);
 
 }  // namespace hotreload::cli

@@ -166,6 +166,19 @@ void EventLog::stopped(const Status& s) {
   write(out_, dump(j));
 }
 
+void EventLog::recheck(const Status& s, std::string_view reason) {
+  if (format_ == LogFormat::text) {
+    write(out_, timestamp_now() + " info event=recheck path=" + quoted_if_needed(s.path) +
+                    " hash=" + (s.hash ? s.hash->short_hex() : "none") +
+                    " reason=" + quoted_if_needed(reason) + text_fields(s.path, s.volume, nullptr));
+    return;
+  }
+  Json j = header("info", "recheck", s.path, s.volume);
+  if (s.hash) j["hash"] = s.hash->hex();
+  j["reason"] = reason;
+  write(out_, dump(j));
+}
+
 void EventLog::note(std::string_view level, std::string_view message) {
   if (format_ == LogFormat::text) {
     write(err_, timestamp_now() + " " + std::string(level) + " " + std::string(message));

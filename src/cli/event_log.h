@@ -2,7 +2,8 @@
 //
 // --log-format json follows the contract log pipelines depend on (README, "JSON log
 // contract"): one object per line, flushed per line, with ts, level, event (loaded,
-// reloaded, rejected, read_error, missing, mode, action_failed, stopped), path and volume;
+// reloaded, rejected, read_error, missing, mode, action_failed, recheck, stopped), path and
+// volume;
 // hash on loaded/reloaded/rejected; error on rejected/read_error/missing/action_failed;
 // mode on mode/loaded; for a directory's loaded/reloaded/rejected, keys (the count) and
 // the added/changed/removed arrays. Anything outside the contract (warnings, slow
@@ -32,6 +33,9 @@ class EventLog {
   void action_failed(std::string_view path, std::string_view volume, std::string_view action,
                      std::string_view error, unsigned attempts);
   void stopped(const Status& status);
+  // A check of the watch was asked for (SIGHUP: reason "SIGHUP"); hash is the content
+  // active when it was asked. What the check finds is logged as any change is.
+  void recheck(const Status& status, std::string_view reason);
   // Outside the contract: to stderr, in either format.
   void warning(std::string_view message) { note("warn", message); }
   void notice(std::string_view message) { note("info", message); }

@@ -1,9 +1,12 @@
 #include "harness_command.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <cstdio>
@@ -18,6 +21,7 @@
 #include "exit_codes.h"
 #include "real_campaign.h"
 #include "scheduler.h"
+#include "spawn_program.h"
 
 namespace hotreload::cli {
 
@@ -115,13 +119,20 @@ int replay(uint64_t seed, const CampaignOptions& defaults) {
   return 1;
 }
 
-// Root reads files whatever their mode, so the unreadable scenario runs as nobody.
+// Root reads files whatever their mode, so the unreadable scenario runs as nobody: the
+// same binary started through setpriv with an argument vector (no shell: DIR may hold any
+// character).
 void run_unreadable_as_nobody(const std::string& dir, uint64_t seed,
                               const std::function<void(const std::string&)>& log,
                               bool& held) {
   if (::geteuid() != 0) return;  // the scenario already ran in this process
-  if (std::system("command -v setpriv >/dev/null 2>&1") != 0) {
+  if (!find_program("setpriv")) {
     log("real unreadable: NOT RUN (root, and setpriv is not installed to drop to nobody)");
+    return;
+  }
+  const passwd* nobody = ::getpwnam("nobody");
+  if (!nobody) {
+    log("real unreadable: NOT RUN (root, and there is no user nobody to drop to)");
     return;
   }
   std::string scratch = dir + "/hotreload-nobody-XXXXXX";
@@ -129,12 +140,17 @@ void run_unreadable_as_nobody(const std::string& dir, uint64_t seed,
     log("real unreadable: NOT RUN (cannot create a directory in " + dir + ")");
     return;
   }
-  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  std::string command = "chown nobody '" + scratch + "' && setpriv --reuid=nobody " +
-                        "--regid=nogroup --clear-groups '" + self + "' harness --ops 0 " +
-                        "--seed " + std::to_string(seed) + " --real '" + scratch +
-                        "' --real-only unreadable";
-  int status = std::system(command.c_str());
+  int status = -1;
+  if (::chown(scratch.c_str(), nobody->pw_uid, static_cast<gid_t>(-1)) != 0) {
+    log("real unreadable: cannot give " + scratch + " to nobody: " + std::strerror(errno));
+  } else {
+    std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    status = run_program({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", self,
+                          "harness", "--ops", "0", "--seed", std::to_string(seed), "--real",
+                          scratch, "--real-only", "unreadable"},
+                         false);
+    if (status < 0) log("real unreadable: could not start setpriv");
+  }
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
   if (status != 0) held = false;

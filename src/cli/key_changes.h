@@ -17,6 +17,10 @@ struct KeyChanges {
     return {snapshot.added, snapshot.changed, snapshot.removed};
   }
 
+  // The changes of this snapshot followed by those of later, as one: a key added then
+  // removed is neither, removed then added is changed, added then changed is added.
+  KeyChanges then(const KeyChanges& later) const;
+
   // HOTRELOAD_ADDED, HOTRELOAD_CHANGED, HOTRELOAD_REMOVED: the keys one per line (no
   // trailing newline; empty when none). ConfigMap and Secret keys never hold a newline.
   std::vector<std::pair<std::string, std::string>> environment() const;

@@ -23,7 +23,7 @@ constexpr const char* kDescription =
 constexpr const char* kFooter =
     R"(`hotreload COMMAND --help` (or `hotreload help COMMAND`) explains each command.
 
-Exit codes: 0 ok or clean stop (SIGTERM/SIGINT), 1 internal error, 2 bad command line,
+Exit codes: 0 ok or clean stop (SIGTERM/SIGINT…), 1 internal error, 2 bad command line,
 3 a file or directory could not be loaded or probed, 4 --metrics-listen could not bind.)";
 
 int run(int argc, char** argv) {

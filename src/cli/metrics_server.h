@@ -1,6 +1,11 @@
 // MetricsServer: /metrics (Prometheus text exposition) and /healthz over HTTP, for
 // --metrics-listen. Binding happens before any file is loaded, so a port already in use
 // is reported at once, with its own exit code, rather than after the first reload.
+//
+// A health endpoint must answer whatever other clients do: one thread serves every
+// connection with poll(), never waiting on any one of them; each connection gets one
+// request and 5 s in all (then it is closed), a request is at most 8 KiB, and at most 512
+// connections are open at once (a new one closes the one nearest its deadline).
 #pragma once
 
 #include <functional>

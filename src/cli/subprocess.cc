@@ -233,6 +233,11 @@ CommandResult run_shell_command(const CommandSpec& spec) {
   bool exited = false;
   int status = 0;
   char buffer[4096];
+  auto keep_stderr = [&](const char* data, std::size_t n) {
+    if (result.stderr_head.size() < kStderrKeptBytes)
+      result.stderr_head.append(data, std::min(n, kStderrKeptBytes - result.stderr_head.size()));
+    if (spec.on_stderr) spec.on_stderr(std::string_view(data, n));
+  };
   for (;;) {
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       exited = true;
@@ -257,10 +262,7 @@ CommandResult run_shell_command(const CommandSpec& spec) {
     }
     if (err_r.get() >= 0) {
       ssize_t r = ::read(err_r.get(), buffer, sizeof buffer);
-      if (r > 0 && result.stderr_head.size() < kStderrKeptBytes)
-        result.stderr_head.append(buffer, std::min<std::size_t>(
-                                              static_cast<std::size_t>(r),
-                                              kStderrKeptBytes - result.stderr_head.size()));
+      if (r > 0) keep_stderr(buffer, static_cast<std::size_t>(r));
       if (r == 0 || (r < 0 && errno != EAGAIN)) err_r.reset();
     }
   }
@@ -271,12 +273,10 @@ CommandResult run_shell_command(const CommandSpec& spec) {
     result.outcome = CommandResult::Outcome::timed_out;
   } else {
     // What the command wrote just before it exited is still in the pipe.
-    while (err_r.get() >= 0 && result.stderr_head.size() < kStderrKeptBytes) {
+    while (err_r.get() >= 0) {
       ssize_t r = ::read(err_r.get(), buffer, sizeof buffer);
       if (r <= 0) break;
-      result.stderr_head.append(buffer, std::min<std::size_t>(
-                                            static_cast<std::size_t>(r),
-                                            kStderrKeptBytes - result.stderr_head.size()));
+      keep_stderr(buffer, static_cast<std::size_t>(r));
     }
     if (WIFEXITED(status)) {
       result.outcome = CommandResult::Outcome::exited;

@@ -14,7 +14,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,6 +28,9 @@ struct CommandSpec {
   std::vector<std::pair<std::string, std::string>> environment;  // added to ours
   std::chrono::milliseconds timeout{10'000};
   bool capture_stderr = true;  // false: the command's stderr goes to ours
+  // With capture_stderr: all of the command's stderr, chunk by chunk as it comes (the
+  // result keeps only its head).
+  std::function<void(std::string_view)> on_stderr;
 };
 
 struct CommandResult {
@@ -33,7 +38,7 @@ struct CommandResult {
   Outcome outcome = Outcome::spawn_failed;
   int exit_status = -1;        // when exited
   int signal = 0;              // when killed_by_signal
-  std::string stderr_head;     // the first few KiB of its stderr
+  std::string stderr_head;     // the first 4 KiB of its stderr (on_stderr sees all of it)
   std::string spawn_error;     // when spawn_failed
   std::chrono::milliseconds took{0};
 

@@ -24,6 +24,7 @@
 #include "metrics_server.h"
 #include "mountinfo.h"
 #include "path_walk.h"
+#include "signal_names.h"
 #include "validator.h"
 #include "watch_options.h"
 
@@ -66,13 +67,16 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-// SIGTERM and SIGINT are taken by sigwait() in the main thread; blocking them before any
-// thread starts makes every thread inherit the block, so none is interrupted by them.
-sigset_t stop_signals() {
+// The signals the main thread takes with sigwait(): SIGHUP asks every watch to check now
+// (the usual "re-read your configuration" of a daemon); SIGTERM, SIGINT and the other
+// signals whose default action would kill us without a word (SIGQUIT, SIGUSR1, SIGUSR2,
+// SIGALRM) stop cleanly, with the stopped lines. Blocking them before any thread starts
+// makes every thread inherit the block, so none is interrupted by them.
+sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM})
+    sigaddset(&set, signo);
   return set;
 }
 
@@ -105,8 +109,8 @@ std::string start_error_message(const StartError& e) {
 }  // namespace
 
 int watch_command(const WatchConfig& config) {
-  sigset_t stop = stop_signals();
-  ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  sigset_t signals = handled_signals();
+  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a closed webhook socket or validator stdin is an error, not death
 
   EventLog log(config.log_format);
@@ -176,8 +180,16 @@ int watch_command(const WatchConfig& config) {
                std::to_string(server.port()));
   }
 
-  int signo = 0;
-  ::sigwait(&stop, &signo);
+  for (int signo = 0;;) {
+    ::sigwait(&signals, &signo);
+    if (signo != SIGHUP) {
+      if (signo != SIGTERM && signo != SIGINT)
+        log.notice("stopping on " + signal_name(signo) + " (handled as SIGTERM)");
+      break;
+    }
+    for (const auto& w : watchers) log.recheck(w->status(), signal_name(signo));
+    hub->check_all();
+  }
   stopping = true;
   server.stop();
   for (auto& w : watchers) w->stop();

@@ -28,6 +28,9 @@ Exit codes:
   1  internal error                           4  --metrics-listen could not bind
   2  bad command line
 
+Signals: SIGHUP checks every watch now (reads it again; logs event=recheck, then any change).
+SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM stop cleanly (stopped lines, exit 0).
+
 Example (a sidecar reloading nginx in a shared process namespace; the new nginx.conf is
 checked together with the files it includes, in a private copy of the new snapshot):
   hotreload watch --dir /etc/nginx/conf.d \
@@ -48,8 +51,11 @@ Parsed<std::string> directory_name(std::string_view text) {
 
 Parsed<pid_t> process_id(std::string_view text) {
   auto n = whole_number(1, 4194304)(text);
-  if (auto* pid = std::get_if<long>(&n)) return static_cast<pid_t>(*pid);
-  return "invalid --pid \"" + std::string(text) + "\": expected a process id (a positive number)";
+  auto* pid = std::get_if<long>(&n);
+  if (!pid)
+    return "invalid --pid \"" + std::string(text) + "\": expected a process id (a positive number)";
+  if (auto why = signal_target_refusal(static_cast<pid_t>(*pid))) return "--pid: " + *why;
+  return static_cast<pid_t>(*pid);
 }
 
 Parsed<std::string> metric_prefix(std::string_view text) {
@@ -188,7 +194,9 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
                         "run with HOTRELOAD_PATH, HOTRELOAD_HASH and HOTRELOAD_PREVIOUS_HASH "
                         "(hex SHA-256) in its environment; for a --dir also HOTRELOAD_DIR and "
                         "HOTRELOAD_ADDED, HOTRELOAD_CHANGED, HOTRELOAD_REMOVED (the keys, one "
-                        "per line)");
+                        "per line). At most one action per path waits: newer content takes "
+                        "its place (counted in action_superseded_total). Its stderr is passed "
+                        "on whole");
   exec->group(group);
   auto* exec_timeout = cl.value(app, "--exec-timeout", c.actions.exec_timeout, parse_duration,
                                 "DUR", "kill it after this",
@@ -201,10 +209,10 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
       "before each signal");
   signal->group(group);
   auto* pid = cl.value<pid_t>(app, "--pid", [&c](pid_t p) { c.actions.pid = p; }, process_id,
-                              "PID", "the process --signal goes to");
+                              "PID", "the process --signal goes to (never 1, the pause container or init)");
   pid->group(group);
   auto* pid_file = cl.value(app, "--pid-file", c.actions.pid_file, file_name, "FILE",
-                            "where to read that process's id, just before each signal");
+                            "where to read that process's id, just before each signal (a regular file only)");
   pid_file->group(group);
   const std::string no_signal = "--pid and --pid-file name the process for --signal, which is missing";
   cl.needs(pid, signal, no_signal);
@@ -245,7 +253,8 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
   retries->group(group);
   auto* webhook_timeout = cl.value<Ms>(
       app, "--webhook-timeout", [&c](Ms d) { webhook_of(c).timeout = d; }, parse_duration, "DUR",
-      "per attempt", format_duration(webhook_defaults.timeout));
+      "the whole attempt: connect, send and the complete answer",
+      format_duration(webhook_defaults.timeout));
   webhook_timeout->group(group);
   const std::string no_webhook = "--webhook-retries and --webhook-timeout need --webhook URL";
   cl.needs(retries, webhook, no_webhook);

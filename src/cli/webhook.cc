@@ -1,8 +1,16 @@
 #include "webhook.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace hotreload::cli {
 
@@ -19,6 +27,86 @@ std::string describe(httplib::Error error, const std::string& origin) {
       return "TLS certificate of " + origin + " not trusted";
     default: return "request to " + origin + " failed (" + httplib::to_string(error) + ")";
   }
+}
+
+using Steady = std::chrono::steady_clock;
+
+// A duplicate of the client's socket, taken when the client creates it: shutting it down
+// ends whatever the client is doing on it (connecting, a TLS handshake, a read), from any
+// thread, and being ours the descriptor is never closed and reused under our feet.
+class SocketCopy {
+ public:
+  ~SocketCopy() { reset(); }
+  void take(int sock) {
+    std::lock_guard lock(mu_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  }
+  void shut_down() {
+    std::lock_guard lock(mu_);
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+  void reset() {
+    std::lock_guard lock(mu_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  std::mutex mu_;
+  int fd_ = -1;
+};
+
+// Ends an attempt that is still running at its deadline, or when a stop is requested: the
+// per-read timeouts of the HTTP client restart with every byte, so an endpoint that
+// trickles its answer would hold the attempt forever. The socket is shut down (and the
+// client told to stop) until the attempt returns: before the socket exists, that does
+// nothing, and the connect timeout bounds the wait.
+class AttemptGuard {
+ public:
+  AttemptGuard(httplib::Client& client, SocketCopy& socket, Steady::time_point deadline,
+               std::stop_token stop)
+      : thread_([this, &client, &socket, deadline, stop] {
+          std::unique_lock lock(mu_);
+          cv_.wait_until(lock, stop, deadline, [this] { return done_; });
+          while (!done_) {
+            fired_ = true;
+            lock.unlock();
+            socket.shut_down();
+            client.stop();
+            lock.lock();
+            cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; });
+          }
+        }) {}
+  ~AttemptGuard() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  AttemptGuard(const AttemptGuard&) = delete;
+  AttemptGuard& operator=(const AttemptGuard&) = delete;
+
+  // Whether the attempt was cut short (then its own error only says the socket closed).
+  bool fired() const { return fired_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  bool done_ = false;
+  std::atomic<bool> fired_{false};
+  std::thread thread_;  // last: it uses the members above
+};
+
+// Sleeps d unless a stop is requested first; false if it was.
+bool sleep_unless_stopped(std::chrono::milliseconds d, std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
 }
 
 }  // namespace
@@ -43,7 +131,8 @@ Parsed<WebhookUrl> parse_webhook_url(std::string_view url) {
   if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
     std::string_view port = authority.substr(colon + 1);
     bool digits = !port.empty() && port.size() <= 5 &&
-                  std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+                  std::all_of(port.begin(), port.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
     if (!digits || std::stoi(std::string(port)) == 0 || std::stoi(std::string(port)) > 65535)
       return "invalid webhook URL " + quoted + ": port \"" + std::string(port) +
              "\" must be a number from 1 to 65535";
@@ -55,33 +144,55 @@ Parsed<WebhookUrl> parse_webhook_url(std::string_view url) {
 }
 
 WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body,
-                            const InterruptibleWait& wait) {
+                            std::stop_token stop) {
   WebhookOutcome outcome;
   httplib::Client client(config.parsed.origin);
   client.set_connection_timeout(config.timeout);
   client.set_read_timeout(config.timeout);
   client.set_write_timeout(config.timeout);
+  SocketCopy socket;
+  client.set_socket_options([&socket](int sock) { socket.take(sock); });
   auto backoff = config.backoff_first;
   for (unsigned attempt = 0; attempt <= config.retries; ++attempt) {
     if (attempt > 0) {
-      if (!wait(backoff)) {
+      if (!sleep_unless_stopped(backoff, stop)) {
         outcome.error += " (gave up: stopping)";
         return outcome;
       }
       backoff = std::min(backoff * 2, config.backoff_max);
     }
-    ++outcome.attempts;
-    auto res = client.Post(config.parsed.target, body, "application/json");
-    if (!res) {
-      outcome.error = describe(res.error(), config.parsed.origin);
-      continue;
+    if (stop.stop_requested()) {
+      outcome.error = "not sent: stopping";
+      return outcome;
     }
-    if (res->status >= 200 && res->status < 300) {
+    ++outcome.attempts;
+    std::optional<httplib::Result> res;
+    bool cut = false;
+    {
+      AttemptGuard guard(client, socket, Steady::now() + config.timeout, stop);
+      res.emplace(client.Post(config.parsed.target, body, "application/json"));
+      cut = guard.fired();
+    }
+    socket.reset();
+    if (*res && (*res)->status >= 200 && (*res)->status < 300) {
       outcome.ok = true;
       outcome.error.clear();
       return outcome;
     }
-    outcome.error = config.url + " answered HTTP " + std::to_string(res->status);
+    if (cut) {
+      outcome.error = "no complete answer from " + config.parsed.origin + " within " +
+                      format_duration(config.timeout) + " (the whole attempt's time)";
+      if (stop.stop_requested()) {
+        outcome.error = "no complete answer from " + config.parsed.origin + " (gave up: stopping)";
+        return outcome;
+      }
+      continue;
+    }
+    if (!*res) {
+      outcome.error = describe(res->error(), config.parsed.origin);
+      continue;
+    }
+    outcome.error = config.url + " answered HTTP " + std::to_string((*res)->status);
   }
   return outcome;
 }

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -24,7 +24,7 @@ struct WebhookConfig {
   std::string url;
   WebhookUrl parsed;
   unsigned retries = 3;                           // attempts after the first
-  std::chrono::milliseconds timeout{5'000};       // per attempt: connect, send, receive
+  std::chrono::milliseconds timeout{5'000};       // per attempt, whole: connect, send, receive
   std::chrono::milliseconds backoff_first{500};   // doubled after each failure…
   std::chrono::milliseconds backoff_max{10'000};  // …up to this
 };
@@ -35,11 +35,11 @@ struct WebhookOutcome {
   std::string error;  // the last attempt's failure
 };
 
-// Waits for the given time, or returns false at once if the caller is stopping.
-using InterruptibleWait = std::function<bool(std::chrono::milliseconds)>;
-
 // POSTs body (JSON) to the URL; a 2xx answer is success, anything else is retried.
+// Each attempt ends by config.timeout counted from its start, however slowly the endpoint
+// trickles its answer in (the socket is shut down at the deadline); a stop request ends
+// the attempt in flight and the backoff at once.
 WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body,
-                            const InterruptibleWait& wait);
+                            std::stop_token stop);
 
 }  // namespace hotreload::cli
