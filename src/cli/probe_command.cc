@@ -323,6 +323,8 @@ void declare_probe_options(CommandLine& cl, CLI::App& app, ProbeArgs& args) {
   app.add_flag("--json", args.json, "one JSON object instead of the table, for scripts");
   app.add_option("PATH", args.paths, "the directory or file to probe")->expected(0, 1);
   cl.rule(app, [&args]() -> std::optional<std::string> {
+    if (args.paths.size() == 1 && args.paths.front().empty())
+      return "PATH is empty: give a directory or a file, e.g. hotreload probe /etc/app";
     if (args.paths.size() == 1) return std::nullopt;
     return "expected exactly one PATH (a directory or a file), got " +
            std::to_string(args.paths.size());

@@ -1,8 +1,9 @@
 #include "watch_options.h"
 
-#include <set>
+#include <map>
 
 #include "exit_codes.h"
+#include "path_walk.h"
 #include "signal_names.h"
 
 namespace hotreload::cli {
@@ -70,6 +71,22 @@ Parsed<std::string> glob_pattern(std::string_view text) {
     return text_error("\"" + std::string(text) +
                       "\" never matches: patterns match files, e.g. 'rules/*'");
   return text_value(text);
+}
+
+// The same file under two spellings (f.yaml, ./f.yaml) would be two watches with one path
+// in the log and /metrics, acting twice per change. Spellings are compared as the library
+// stores them (absolute_normal: "." and "//" dropped, ".." kept, as the kernel needs it).
+std::optional<std::string> given_twice(const std::vector<std::string>& given,
+                                       const std::string& flag, const std::string& what) {
+  std::map<std::string, const std::string*> seen;
+  for (const std::string& g : given) {
+    auto [it, added] = seen.emplace(absolute_normal(g), &g);
+    if (added) continue;
+    if (*it->second == g) return flag + g + " is given twice";
+    return flag + *it->second + " and " + flag + g + " are the same " + what + " (" + it->first +
+           "): give it once";
+  }
+  return std::nullopt;
 }
 
 WebhookConfig& webhook_of(WatchConfig& c) {
@@ -271,12 +288,14 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
     if (c.paths.empty() && c.dirs.empty())
       return "no PATH or --dir DIR to watch: give files, e.g. hotreload watch /etc/app/app.yaml, "
              "or a directory, e.g. hotreload watch --dir /etc/app";
-    std::set<std::string> unique;
-    for (const auto& p : c.paths)
-      if (!unique.insert(p).second) return "PATH " + p + " is given twice";
-    unique.clear();
-    for (const auto& d : c.dirs)
-      if (!unique.insert(d).second) return "--dir " + d + " is given twice";
+    for (const auto& p : c.paths) {
+      if (p.empty()) return "a PATH is empty: give a file, e.g. /etc/app/app.yaml";
+      if (p.back() == '/')
+        return "PATH " + p + " ends with '/', so it names a directory, never a file (as for "
+               "cat): give the file, or watch the directory with --dir " + p;
+    }
+    if (auto twice = given_twice(c.paths, "PATH ", "file")) return twice;
+    if (auto twice = given_twice(c.dirs, "--dir ", "directory")) return twice;
     if (c.watch.mode == Mode::poll && safety->count() > 0)
       return "--safety-interval applies to events mode; in --mode poll use --poll-interval";
     return std::nullopt;
