@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 
 #include <boost/test/unit_test.hpp>
@@ -82,6 +83,14 @@ void all_json(const std::vector<std::string>& lines, const std::string& where) {
     BOOST_TEST(j.contains("ts"), line);
     BOOST_TEST(j.contains("level"), line);
   }
+}
+
+// Root reads and lists whatever the modes say: permission cases run the tool as nobody.
+std::unique_ptr<CliProcess> start_as_nobody(std::vector<std::string> args,
+                                            const std::string& stderr_file) {
+  if (::geteuid() != 0) return std::make_unique<CliProcess>(kCli, args, stderr_file);
+  args.insert(args.begin(), {"--reuid=nobody", "--regid=nogroup", "--clear-groups", kCli});
+  return std::make_unique<CliProcess>("/usr/bin/setpriv", args, stderr_file);
 }
 
 std::vector<std::string> command_line(std::initializer_list<std::string> args) { return args; }
@@ -270,13 +279,8 @@ BOOST_AUTO_TEST_CASE(an_unreadable_file_says_at) {
   const std::string path = dir / "app.json";
   write(path, "{\"v\": 1}\n");
   ::chmod(path.c_str(), 0644);
-  std::vector<std::string> args{"watch", "--log-format", "json", path};
-  std::string program = kCli;
-  if (::geteuid() == 0) {
-    args.insert(args.begin(), {"--reuid=nobody", "--regid=nogroup", "--clear-groups", kCli});
-    program = "/usr/bin/setpriv";
-  }
-  CliProcess cli(program, args, dir / "stderr");
+  auto started = start_as_nobody({"watch", "--log-format", "json", path}, dir / "stderr");
+  CliProcess& cli = *started;
   BOOST_REQUIRE_MESSAGE(cli.wait_event("loaded", path), cli.stderr_text());
   BOOST_REQUIRE(::chmod(path.c_str(), 0) == 0);
   auto line = cli.wait_event("read_error", path);
@@ -298,14 +302,10 @@ BOOST_AUTO_TEST_CASE(json_mode_writes_only_json_lines_on_both_streams) {
   ::chmod(path.c_str(), 0644);
   // Searchable but not readable: the file is read, inotify_add_watch is refused (EACCES).
   ::chmod(sub.c_str(), 0311);
-  std::vector<std::string> args{"watch", "--log-format", "json", "--mode", "events",
-                                "--validate-cmd", "sleep 1.2", path};
-  std::string program = kCli;
-  if (::geteuid() == 0) {
-    args.insert(args.begin(), {"--reuid=nobody", "--regid=nogroup", "--clear-groups", kCli});
-    program = "/usr/bin/setpriv";
-  }
-  CliProcess cli(program, args, dir / "stderr");
+  auto started = start_as_nobody({"watch", "--log-format", "json", "--mode", "events",
+                                  "--validate-cmd", "sleep 1.2", path},
+                                 dir / "stderr");
+  CliProcess& cli = *started;
   BOOST_REQUIRE_MESSAGE(cli.wait_event("loaded", path), cli.stderr_text());
   BOOST_TEST(cli.stop() == 0);
   const std::string err = cli.stderr_text();

@@ -20,6 +20,10 @@ constexpr const char* kDescription =
     "(event=action_failed) and counted, never fatal.";
 
 constexpr const char* kFooter = R"(Durations: 500ms, 2s, 1.5s, 1m, 1h. Sizes: 1048576, 64KiB, 16MiB.
+Paths mean what they mean to the kernel: in a/lnk/../f.yaml, '..' is the parent of lnk's
+target (and lnk is watched); f.yaml and ./f.yaml are one file, given once. Names in logs,
+webhooks and /metrics: a backslash doubled, control bytes and bytes that are not UTF-8 as
+\xHH (lossless).
 CMD: a /bin/sh command line, or a JSON array of strings, run without a shell (as container
 runtimes do: for images without one), e.g. --exec '["/app/reload", "--now"]'; there an
 argument's $(HOTRELOAD_DIR), $(HOTRELOAD_HASH)... is that variable's value.
@@ -27,7 +31,7 @@ argument's $(HOTRELOAD_DIR), $(HOTRELOAD_HASH)... is that variable's value.
 Exit codes:
   0  stopped by SIGTERM or SIGINT (clean)     3  a PATH or DIR could not be loaded at start
   1  internal error                           4  --metrics-listen could not bind
-  2  bad command line
+  2  bad command line (also: an empty PATH, a PATH ending in '/', one file or DIR twice)
 
 Example (a sidecar reloading nginx in a shared process namespace; the new nginx.conf is
 checked together with the files it includes, in a private copy of the new snapshot):
@@ -283,7 +287,8 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
       ->group(group);
 
   app.add_option("PATH", c.paths,
-                 "files to watch, each alone (keys that must change together: --dir)");
+                 "files to watch, each alone (keys that must change together: --dir); a "
+                 "PATH ending in '/' names a directory, never a file, and is refused");
   cl.rule(app, [&c, safety]() -> std::optional<std::string> {
     if (c.paths.empty() && c.dirs.empty())
       return "no PATH or --dir DIR to watch: give files, e.g. hotreload watch /etc/app/app.yaml, "
