@@ -322,6 +322,19 @@ BOOST_AUTO_TEST_CASE(json_mode_writes_only_json_lines_on_both_streams) {
   }
 }
 
+// 5c: the reason the tool stops is a JSON line too.
+BOOST_AUTO_TEST_CASE(json_mode_says_why_it_cannot_start_in_json) {
+  TempDir dir;
+  const std::string missing = dir / "absent.yaml";
+  auto [status, err] = run_to_exit({"watch", "--log-format", "json", missing}, dir / "stderr");
+  BOOST_TEST(status == 3);
+  BOOST_TEST(!err.empty());
+  all_json(file_lines(dir / "stderr"), "stderr");
+  auto j = nlohmann::json::parse(file_lines(dir / "stderr").at(0), nullptr, false);
+  BOOST_TEST(j.value("level", "") == "error");
+  BOOST_TEST(contains(j.value("message", ""), "cannot load " + missing), err);
+}
+
 // 5d: names that are not UTF-8 are written losslessly, the same way in the JSON log, the
 // webhook and /metrics, and two names never collide.
 BOOST_AUTO_TEST_CASE(names_that_are_not_utf8_are_escaped_the_same_way_everywhere) {
@@ -366,6 +379,14 @@ BOOST_AUTO_TEST_CASE(names_that_are_not_utf8_are_escaped_the_same_way_everywhere
     BOOST_TEST(prom_value(samples, "hotreload_success_total", {{"path", name}}).has_value(), name);
   BOOST_TEST(cli.stop() == 0);
   all_json(cli.lines(), "stdout");
+
+  // The text log writes the same text.
+  CliProcess text(kCli, {"watch", latin1}, dir / "stderr-text");
+  auto line = text.wait_line([](const std::string& l) { return contains(l, "event=loaded"); });
+  BOOST_REQUIRE(line);
+  BOOST_TEST(contains(*line, "path=" + latin1_text), *line);
+  BOOST_TEST(is_utf8(*line), *line);
+  BOOST_TEST(text.stop() == 0);
 }
 
 // 5e: a /proc file reports size 0 and holds text: say so, not "kept changing".
