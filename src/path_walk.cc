@@ -49,6 +49,13 @@ std::string absolute_normal(const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
+bool names_only_a_directory(std::string_view path) {
+  if (path.empty()) return false;
+  if (path.back() == '/') return true;
+  std::string_view last = path.substr(path.find_last_of('/') + 1);
+  return last == "." || last == "..";
+}
+
 namespace {
 
 // Pushes the components of a relative path so that the first is popped first.

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -87,5 +88,9 @@ std::string join_path(const std::string& dir, const std::string& name);
 // symlink, and walk_path resolves ".." after it, as the kernel does). Two paths equal in
 // this form name the same file; "" stays "".
 std::string absolute_normal(const std::string& path);
+// True if path can only name a directory, whatever is on disk: it ends in '/' or its last
+// component is "." or ".." ("f/" and "f/." fail with ENOTDIR when f is a file). Such a
+// path is refused as a file's: absolute_normal would make "f/" and "f/." into "f".
+bool names_only_a_directory(std::string_view path);
 
 }  // namespace hotreload

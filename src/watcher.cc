@@ -23,11 +23,12 @@ Options checked(Options options, const std::string& path) {
   return options;
 }
 
-// A file's path: "f/" names a directory (open(2) fails with ENOTDIR on a file), never f.
+// A file's path: "f/" and "f/." name a directory (open(2) fails with ENOTDIR on a file),
+// never the file f.
 std::string file_path(const std::string& path) {
-  if (!path.empty() && path.back() == '/')
+  if (names_only_a_directory(path))
     throw std::invalid_argument("hotreload: bad path " + path +
-                                ": it ends with '/', so it never names a file");
+                                ": it ends with '/', '.' or '..', so it never names a file");
   return absolute_normal(path);
 }
 

@@ -129,6 +129,10 @@ BOOST_AUTO_TEST_CASE(a_file_watcher_refuses_an_empty_path_or_one_ending_in_a_sla
   auto callback = [](std::string_view) { return Verdict::accept(); };
   BOOST_CHECK_THROW(FileWatcher("", callback), std::invalid_argument);
   BOOST_CHECK_THROW(FileWatcher("/etc/app/app.yaml/", callback), std::invalid_argument);
+  BOOST_CHECK_THROW(FileWatcher("/etc/app/app.yaml/.", callback), std::invalid_argument);
+  BOOST_TEST(names_only_a_directory("a/.."));
+  BOOST_TEST(!names_only_a_directory("a/..b"));
+  BOOST_TEST(!names_only_a_directory("a/.b"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -195,9 +199,14 @@ BOOST_AUTO_TEST_CASE(dot_dot_after_a_symlink_is_the_file_the_kernel_opens) {
 BOOST_AUTO_TEST_CASE(a_path_with_a_trailing_slash_is_refused) {
   TempDir dir;
   write(dir / "f1", "a: 1\n");
-  auto [status, err] = run_to_exit({"watch", dir / "f1/"}, dir / "stderr");
-  BOOST_TEST(status == 2);
-  BOOST_TEST(contains(err, "ends with '/'"), err);
+  for (const std::string& given : {dir / "f1/", dir / "f1/.", dir / "f1//", dir / "f1/.."}) {
+    auto [status, err] = run_to_exit({"watch", given}, dir / "stderr");
+    BOOST_TEST(status == 2, given);
+    BOOST_TEST(contains(err, "names a directory, never a file"), err);
+  }
+  auto [probed, why] = run_to_exit({"probe", dir / "f1/"}, dir / "stderr");
+  BOOST_TEST(probed == 3);  // as stat(2) says: not the file's directory
+  BOOST_TEST(contains(why, "Not a directory"), why);
   // A directory may be written with its slash.
   ::mkdir((dir / "d").c_str(), 0755);
   write(dir / "d/k.yaml", "k: 1\n");

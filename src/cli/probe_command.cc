@@ -213,7 +213,8 @@ std::optional<ProbeReport> run_probe(const std::string& path, std::string& why) 
   ProbeReport r;
   r.path = absolute_normal(path);
   struct ::stat st;
-  if (::stat(r.path.c_str(), &st) != 0) {
+  // The path as given: "f/" is ENOTDIR for a file, though its normal form is "f".
+  if (::stat(path.c_str(), &st) != 0) {
     why = "cannot probe " + path + ": " + errno_text(errno);
     return std::nullopt;
   }

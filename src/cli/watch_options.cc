@@ -288,16 +288,17 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
 
   app.add_option("PATH", c.paths,
                  "files to watch, each alone (keys that must change together: --dir); a "
-                 "PATH ending in '/' names a directory, never a file, and is refused");
+                 "PATH ending in '/', '.' or '..' names a directory, never a file, and is "
+                 "refused");
   cl.rule(app, [&c, safety]() -> std::optional<std::string> {
     if (c.paths.empty() && c.dirs.empty())
       return "no PATH or --dir DIR to watch: give files, e.g. hotreload watch /etc/app/app.yaml, "
              "or a directory, e.g. hotreload watch --dir /etc/app";
     for (const auto& p : c.paths) {
       if (p.empty()) return "a PATH is empty: give a file, e.g. /etc/app/app.yaml";
-      if (p.back() == '/')
-        return "PATH " + p + " ends with '/', so it names a directory, never a file (as for "
-               "cat): give the file, or watch the directory with --dir " + p;
+      if (names_only_a_directory(p))
+        return "PATH " + p + " ends with '/', '.' or '..', so it names a directory, never a "
+               "file (as for cat): give the file, or watch the directory with --dir " + p;
     }
     if (auto twice = given_twice(c.paths, "PATH ", "file")) return twice;
     if (auto twice = given_twice(c.dirs, "--dir ", "directory")) return twice;
