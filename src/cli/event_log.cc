@@ -104,17 +104,9 @@ void EventLog::write(std::FILE* to, const std::string& line) {
 void EventLog::decision(const Decision& d) {
   // slow_callback is outside the contract: stderr, in the log's format.
   std::FILE* to = d.kind == DecisionKind::slow_callback ? err_ : out_;
-  if (format_ == LogFormat::text) {
-    Decision named = d;  // the library's line, with its names escaped
-    const std::string path = escape_name(d.path), volume = escape_name(d.volume);
-    const bool detail_is_a_name =
-        d.kind == DecisionKind::read_error || d.kind == DecisionKind::missing;
-    const std::string detail = detail_is_a_name ? escape_name(d.detail) : std::string(d.detail);
-    named.path = path;
-    named.volume = volume;
-    named.detail = detail;
-    write(to, timestamp_now() + " " + std::string(level_of(d.kind)) + " " +
-                  format_decision(named) + text_fields(d.path, d.volume, d.snapshot));
+  if (format_ == LogFormat::text) {  // the library's line (its names escaped), and ours
+    write(to, timestamp_now() + " " + std::string(level_of(d.kind)) + " " + format_decision(d) +
+                  text_fields(d.path, d.volume, d.snapshot));
     return;
   }
   Json j = header(level_of(d.kind), to_string(d.kind), d.path, d.volume);
