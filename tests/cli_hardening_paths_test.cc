@@ -13,6 +13,7 @@
 
 #include "cli_http.h"
 #include "cli_test_support.h"
+#include "hotreload/decision.h"
 #include "hotreload/digest.h"
 #include "hotreload/file_watcher.h"
 #include "name_text.h"
@@ -165,6 +166,18 @@ BOOST_AUTO_TEST_CASE(every_name_comes_back_and_is_utf8) {
     BOOST_TEST(unescape_name(text) == name);
   }
   BOOST_TEST(escape_name("\\xe9") != escape_name("\xe9"));
+}
+
+BOOST_AUTO_TEST_CASE(the_library_line_escapes_its_names) {
+  Decision d;
+  d.kind = DecisionKind::missing;
+  d.path = "/cfg/caf\xe9.yaml";
+  d.error = std::make_error_code(std::errc::no_such_file_or_directory);
+  d.detail = "/cfg/a\\b";
+  std::string line = format_decision(d);
+  BOOST_TEST(contains(line, "path=/cfg/caf\\xe9.yaml"), line);
+  BOOST_TEST(contains(line, "detail=/cfg/a\\\\b"), line);
+  BOOST_TEST(is_utf8(line));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
