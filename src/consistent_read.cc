@@ -1,6 +1,8 @@
 #include "consistent_read.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
 
 #include "hotreload/errors.h"
 
@@ -11,6 +13,24 @@ namespace {
 bool same_version(const FileStat& a, const FileStat& b) {
   return a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime_ns == b.mtime_ns &&
          a.ctime_ns == b.ctime_ns;
+}
+
+// procfs, sysfs and their kin report a size (0, 4096) that is not what a read returns: a
+// file there is made up at each read, and would otherwise look like one that keeps
+// changing. Asked only when the bytes read disagree with the size.
+bool is_pseudo_file(Filesystem& fs, const std::string& file) {
+  constexpr uint64_t kPseudo[] = {
+      0x9fa0,      // proc
+      0x62656572,  // sysfs
+      0x64626720,  // debugfs
+      0x74726163,  // tracefs
+      0x73636673,  // securityfs
+      0x62656570,  // configfs
+      0x27e0eb,    // cgroup
+      0x63677270,  // cgroup2
+  };
+  auto type = fs.filesystem_type(file);
+  return type && std::find(std::begin(kPseudo), std::end(kPseudo), *type) != std::end(kPseudo);
 }
 
 }  // namespace
@@ -43,6 +63,7 @@ Result<FileContent> consistent_read(Filesystem& fs, const std::string& file,
   }
   if (used > size_max) return std::make_error_code(std::errc::file_too_large);
   bytes.resize(used);
+  if (used != before->size && is_pseudo_file(fs, file)) return make_error_code(Errc::pseudo_file);
 
   auto after = f.stat();
   if (!after) return after.error();

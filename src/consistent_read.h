@@ -3,7 +3,8 @@
 // Opens once, fstats, reads to end of file (bounded), fstats again. If the file is not
 // the one the walk found, or its size, mtime or ctime moved during the read, or the bytes
 // read disagree with the size, the read is refused as Errc::unstable and the caller
-// retries. Larger than size_max is EFBIG, whatever the file claims.
+// retries. Larger than size_max is EFBIG, whatever the file claims. A file of procfs, sysfs
+// and their kin, whose reported size is not what it holds, is Errc::pseudo_file.
 #pragma once
 
 #include <cstddef>

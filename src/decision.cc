@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "hotreload/errors.h"
+#include "name_text.h"
 
 namespace hotreload {
 
@@ -63,13 +64,16 @@ void append_field(std::string& out, std::string_view key, std::string_view value
 std::string format_decision(const Decision& d) {
   std::string out = "event=";
   out.append(to_string(d.kind));
-  append_field(out, "path", d.path);
+  append_field(out, "path", escape_name(d.path));
   if (d.hash) append_field(out, "hash", d.hash->short_hex());
   if (d.error) {
     append_field(out, "error", d.error.message());
     append_field(out, "errno", error_name(d.error));
   }
-  if (!d.detail.empty()) append_field(out, "detail", d.detail);
+  // A read_error's or missing's detail is where the walk stopped: a name.
+  bool detail_is_a_name = d.kind == DecisionKind::read_error || d.kind == DecisionKind::missing;
+  if (!d.detail.empty())
+    append_field(out, "detail", detail_is_a_name ? escape_name(d.detail) : std::string(d.detail));
   if (d.kind == DecisionKind::mode || d.kind == DecisionKind::loaded)
     append_field(out, "mode", to_string(d.mode));
   if (d.kind == DecisionKind::reloaded || d.kind == DecisionKind::slow_callback) {

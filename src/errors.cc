@@ -19,6 +19,9 @@ class Category : public std::error_category {
       case Errc::too_many_keys: return "more files than the key limit";
       case Errc::snapshot_too_large: return "files larger in total than the snapshot limit";
       case Errc::empty_snapshot: return "no file to offer";
+      case Errc::pseudo_file:
+        return "not a regular file: its size as reported (a /proc or /sys file) is not what "
+               "it holds";
     }
     return "unknown hotreload error";
   }
@@ -42,6 +45,7 @@ std::string error_name(std::error_code ec) {
       case Errc::too_many_keys: return "too_many_keys";
       case Errc::snapshot_too_large: return "snapshot_too_large";
       case Errc::empty_snapshot: return "empty_snapshot";
+      case Errc::pseudo_file: return "pseudo_file";
     }
   }
   if (ec.category() == std::generic_category() || ec.category() == std::system_category()) {

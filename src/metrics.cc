@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "hotreload/snapshot.h"
+#include "name_text.h"
 
 namespace hotreload {
 
@@ -106,7 +107,8 @@ std::string labels(const std::vector<std::pair<std::string, std::string>>& pairs
     if (i) out += ',';
     out += pairs[i].first;
     out += "=\"";
-    out += escape_label_value(pairs[i].second);
+    // A label must be UTF-8, and a path need not be: names are written as in the logs.
+    out += escape_label_value(escape_name(pairs[i].second));
     out += '"';
   }
   out += '}';

@@ -22,11 +22,38 @@ std::string join_path(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+// Only what never changes which file the kernel opens goes: "." and empty components, and
+// a ".." that climbs the working directory (getcwd's path has no symlink) or the root. Any
+// other ".." stays, since "x/.." is the directory above x's target when x is a symlink, and
+// fails when x is missing or a file: walk_path resolves it as the kernel does.
 std::string absolute_normal(const std::string& path) {
-  std::filesystem::path p = std::filesystem::absolute(path).lexically_normal();
-  std::string s = p.string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
+  if (path.empty()) return path;
+  std::string out = path.front() == '/' ? "" : std::filesystem::current_path().string();
+  if (out == "/") out.clear();
+  bool physical = true;  // out holds no component of path yet: no symlink in it
+  std::size_t start = 0;
+  while (start < path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view component(path.data() + start, end - start);
+    start = end + 1;
+    if (component.empty() || component == ".") continue;
+    if (component == ".." && physical) {
+      out.resize(out.empty() ? 0 : out.find_last_of('/'));
+      continue;
+    }
+    physical = false;
+    out += '/';
+    out += component;
+  }
+  return out.empty() ? "/" : out;
+}
+
+bool names_only_a_directory(std::string_view path) {
+  if (path.empty()) return false;
+  if (path.back() == '/') return true;
+  std::string_view last = path.substr(path.find_last_of('/') + 1);
+  return last == "." || last == "..";
 }
 
 namespace {
@@ -42,6 +69,11 @@ void push_components(std::vector<std::string>& pending, const std::string& relat
     start = end + 1;
   }
   pending.insert(pending.end(), parts.rbegin(), parts.rend());
+}
+
+bool has_dot_dot(const std::string& path) {
+  return path == ".." || path.starts_with("../") || path.ends_with("/..") ||
+         path.find("/../") != std::string::npos;
 }
 
 // The walk stopped on a missing name. If its directory is missing too (the volume was
@@ -132,10 +164,15 @@ PathWalk walk_path(Filesystem& fs, const std::string& path, WalkTarget target) {
         if (!target) return fail(walk, target.error(), candidate);
         walk.signature.links.push_back({candidate, *target});
         if (!target->empty() && target->front() == '/') {
-          std::string absolute = std::filesystem::path(*target).lexically_normal().string();
-          while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
-          base = parent_of(absolute);
-          if (absolute != "/") pending.push_back(name_of(absolute));
+          std::string absolute = absolute_normal(*target);
+          if (has_dot_dot(absolute)) {
+            // After a symlink, ".." is the parent of its target: walked from the root.
+            base = "/";
+            push_components(pending, absolute);
+          } else {
+            base = parent_of(absolute);
+            if (absolute != "/") pending.push_back(name_of(absolute));
+          }
         } else {
           push_components(pending, *target);
         }

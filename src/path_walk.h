@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -81,7 +82,15 @@ bool is_kubelet_payload_dir(const std::string& dir);
 std::string parent_of(const std::string& path);   // "/a/b" -> "/a", "/a" -> "/"
 std::string name_of(const std::string& path);     // "/a/b" -> "b"
 std::string join_path(const std::string& dir, const std::string& name);
-// Makes path absolute (against the working directory) and lexically normal.
+// Makes path absolute (against the working directory) without changing the file it names:
+// drops "." and empty components and a trailing '/', and a ".." that climbs the working
+// directory or the root; keeps any other ".." ("/a/./b/../c/" -> "/a/b/../c": b may be a
+// symlink, and walk_path resolves ".." after it, as the kernel does). Two paths equal in
+// this form name the same file; "" stays "".
 std::string absolute_normal(const std::string& path);
+// True if path can only name a directory, whatever is on disk: it ends in '/' or its last
+// component is "." or ".." ("f/" and "f/." fail with ENOTDIR when f is a file). Such a
+// path is refused as a file's: absolute_normal would make "f/" and "f/." into "f".
+bool names_only_a_directory(std::string_view path);
 
 }  // namespace hotreload

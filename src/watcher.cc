@@ -23,6 +23,15 @@ Options checked(Options options, const std::string& path) {
   return options;
 }
 
+// A file's path: "f/" and "f/." name a directory (open(2) fails with ENOTDIR on a file),
+// never the file f.
+std::string file_path(const std::string& path) {
+  if (names_only_a_directory(path))
+    throw std::invalid_argument("hotreload: bad path " + path +
+                                ": it ends with '/', '.' or '..', so it never names a file");
+  return absolute_normal(path);
+}
+
 KeySelection checked(KeySelection keys, const std::string& dir) {
   auto refuse = [&](const std::string& why) {
     throw std::invalid_argument("hotreload: bad key selection for " + dir + ": " + why);
@@ -61,7 +70,7 @@ const std::string& Watcher::path() const { return watch_->path(); }
 // The public signatures take the path by value; it is used twice here, so not moved.
 FileWatcher::FileWatcher(std::string path,  // NOLINT(performance-unnecessary-value-param)
                          Callback callback, Options options, std::shared_ptr<Hub> hub)
-    : Watcher(std::make_shared<KeyWatch>(absolute_normal(path), std::move(callback),
+    : Watcher(std::make_shared<KeyWatch>(file_path(path), std::move(callback),
                                          checked(std::move(options), path)),
               std::move(hub)) {}
 

@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(lexical_helpers) {
   BOOST_TEST(name_of("/a/b") == "b");
   BOOST_TEST(join_path("/", "a") == "/a");
   BOOST_TEST(join_path("/a", "b") == "/a/b");
-  BOOST_TEST(absolute_normal("/a/./b/../c/") == "/a/c");
+  BOOST_TEST(absolute_normal("/a/./b/../c/") == "/a/b/../c");  // b may be a symlink
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -81,7 +81,20 @@ BOOST_AUTO_TEST_CASE(label_values_are_escaped_and_read_back_intact) {
   std::string text = render_prometheus(snap);
   // No raw newline inside a sample line: every line is a comment or a whole sample.
   auto samples = parse_prometheus_text(text);
-  BOOST_TEST(*prom_value(samples, "hotreload_success_total", {{"path", nasty}}) == 4);
+  // The path is written as in the logs (a backslash doubled, a control byte as \xHH), so
+  // the label reads back as that text, from which the path is recovered exactly.
+  const std::string as_logged = "/cfg/we\"ird\\\\name\\x0awith newline";
+  BOOST_TEST(*prom_value(samples, "hotreload_success_total", {{"path", as_logged}}) == 4);
+}
+
+BOOST_AUTO_TEST_CASE(paths_that_are_not_utf8_make_distinct_utf8_labels) {
+  const std::string latin1 = "/cfg/caf\xe9", replacement = "/cfg/caf\xef\xbf\xbd";
+  MetricsSnapshot snap{{sample_watch(latin1), sample_watch(replacement)}, {}};
+  std::string text = render_prometheus(snap);
+  BOOST_TEST(text.find('\xe9') == std::string::npos);  // no raw invalid byte
+  auto samples = parse_prometheus_text(text);
+  BOOST_TEST(prom_value(samples, "hotreload_success_total", {{"path", "/cfg/caf\\xe9"}}).has_value());
+  BOOST_TEST(prom_value(samples, "hotreload_success_total", {{"path", replacement}}).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(prefix_is_swappable_and_checked) {

@@ -56,6 +56,8 @@ struct Decision {
 };
 
 // One line, key=value, e.g. "event=reloaded path=/etc/app/key hash=3f2a… reloads=4 errors=0".
+// Names (path, a read_error's or missing's detail) are written as in every output of
+// hotreload: a backslash doubled, a control byte or a byte that is not UTF-8 as \xHH.
 HOTRELOAD_EXPORT std::string format_decision(const Decision& d);
 HOTRELOAD_EXPORT void log_decision(spdlog::logger& logger, const Decision& d);
 

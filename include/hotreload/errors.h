@@ -16,6 +16,7 @@ enum class Errc {
   too_many_keys = 5,      // a directory holds more files than KeySelection::keys_max
   snapshot_too_large = 6, // a directory's files add up to more than KeySelection::total_size_max
   empty_snapshot = 7,     // a directory holds no file to offer
+  pseudo_file = 8,        // a /proc or /sys file: its reported size is not what it holds
 };
 
 HOTRELOAD_EXPORT const std::error_category& hotreload_category() noexcept;

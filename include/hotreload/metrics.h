@@ -117,7 +117,10 @@ class HOTRELOAD_EXPORT MetricsRecorder {
 
 inline constexpr std::string_view kDefaultMetricsPrefix = "hotreload_";
 
-// The Prometheus text exposition of a snapshot. Label values are escaped (\\, \", \n).
+// The Prometheus text exposition of a snapshot. A label value that is a name (a path) is
+// first written as in the logs — a backslash doubled, a control byte or a byte that is not
+// UTF-8 as \xHH, so the exposition stays UTF-8 and two paths never share a series — then
+// escaped for the format (\\, \", \n).
 HOTRELOAD_EXPORT std::string render_prometheus(const MetricsSnapshot& snapshot,
                                                std::string_view prefix = kDefaultMetricsPrefix);
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "name_text.h"
 #include "signal_names.h"
 #include "subprocess.h"
 
@@ -252,14 +253,15 @@ void ActionRunner::run_signal(const ActionJob& job) {
 }
 
 void ActionRunner::run_webhook(const ActionJob& job) {
-  nlohmann::json body = {{"path", job.path},
-                         {"volume", job.volume},
+  // Names as in the JSON log (escape_name: UTF-8, lossless).
+  nlohmann::json body = {{"path", escape_name(job.path)},
+                         {"volume", escape_name(job.volume)},
                          {"hash", job.hash},
                          {"previous_hash", job.previous_hash}};
   if (job.keys) {
-    body["added"] = job.keys->added;
-    body["changed"] = job.keys->changed;
-    body["removed"] = job.keys->removed;
+    body["added"] = escape_names(job.keys->added);
+    body["changed"] = escape_names(job.keys->changed);
+    body["removed"] = escape_names(job.keys->removed);
   }
   WebhookOutcome out = post_webhook(
       *config_.webhook, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),

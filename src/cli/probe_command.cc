@@ -213,7 +213,8 @@ std::optional<ProbeReport> run_probe(const std::string& path, std::string& why) 
   ProbeReport r;
   r.path = absolute_normal(path);
   struct ::stat st;
-  if (::stat(r.path.c_str(), &st) != 0) {
+  // The path as given: "f/" is ENOTDIR for a file, though its normal form is "f".
+  if (::stat(path.c_str(), &st) != 0) {
     why = "cannot probe " + path + ": " + errno_text(errno);
     return std::nullopt;
   }
@@ -323,6 +324,8 @@ void declare_probe_options(CommandLine& cl, CLI::App& app, ProbeArgs& args) {
   app.add_flag("--json", args.json, "one JSON object instead of the table, for scripts");
   app.add_option("PATH", args.paths, "the directory or file to probe")->expected(0, 1);
   cl.rule(app, [&args]() -> std::optional<std::string> {
+    if (args.paths.size() == 1 && args.paths.front().empty())
+      return "PATH is empty: give a directory or a file, e.g. hotreload probe /etc/app";
     if (args.paths.size() == 1) return std::nullopt;
     return "expected exactly one PATH (a directory or a file), got " +
            std::to_string(args.paths.size());

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "key_changes.h"
+#include "name_text.h"
 #include "snapshot_copy.h"
 #include "subprocess.h"
 
@@ -40,6 +41,20 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
+// Neither JSON nor YAML allows a NUL byte anywhere (YAML's printable set and JSON's
+// strings both exclude it), and both parsers stop reading at one, accepting what came
+// before: so the whole content is checked for one first. Lines and columns are 1-based.
+std::optional<std::string> nul_byte(std::string_view format, std::string_view content) {
+  auto at = content.find('\0');
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view before = content.substr(0, at);
+  auto line = std::count(before.begin(), before.end(), '\n') + 1;
+  auto line_start = before.find_last_of('\n');
+  auto column = at - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+  return "invalid " + std::string(format) + ": NUL byte at offset " + std::to_string(at) +
+         " (line " + std::to_string(line) + ", column " + std::to_string(column) + ")";
+}
+
 }  // namespace
 
 ContentFormat format_for(ContentFormat configured, std::string_view name) {
@@ -58,6 +73,7 @@ std::optional<std::string> check_syntax(ContentFormat format, std::string_view c
     case ContentFormat::any:
     case ContentFormat::by_extension: return std::nullopt;
     case ContentFormat::json: {
+      if (auto nul = nul_byte("JSON", content)) return nul;
       auto parsed = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
       if (!parsed.is_discarded()) return std::nullopt;
       // Parse again with exceptions for the message: it names the line and column.
@@ -69,6 +85,7 @@ std::optional<std::string> check_syntax(ContentFormat format, std::string_view c
       return std::string("invalid JSON");
     }
     case ContentFormat::yaml:
+      if (auto nul = nul_byte("YAML", content)) return nul;
       try {
         // Not YAML::LoadAll: on some invalid input (a lone ",") yaml-cpp 0.7 returns empty
         // documents forever without consuming a byte, and LoadAll never returns (found by
@@ -104,7 +121,7 @@ Verdict Validator::validate(const std::string& path, std::string_view content) c
 Verdict Validator::validate(const Snapshot& snapshot) const {
   for (const auto& [key, entry] : snapshot.keys)
     if (auto error = check_syntax(format_for(config_.format, key), entry.content))
-      return Verdict::reject(key + ": " + *error);
+      return Verdict::reject(escape_name(key) + ": " + *error);
   if (config_.validate_command.empty()) return Verdict::accept();
   auto made = SnapshotCopy::make(snapshot, config_.copy_parent);
   if (auto* why = std::get_if<std::string>(&made))

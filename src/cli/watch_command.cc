@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <spdlog/sinks/null_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -33,12 +32,9 @@ namespace hotreload::cli {
 namespace {
 
 // Hub-level messages (inotify unavailable, queue overflow) are not per-file decisions:
-// they go to stderr, so that stdout carries only the event log.
-std::shared_ptr<spdlog::logger> hub_logger() {
-  auto logger = std::make_shared<spdlog::logger>(
-      "hotreload-hub", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  return logger;
+// they go to stderr, so that stdout carries only the event log, in the log's format.
+std::shared_ptr<spdlog::logger> hub_logger(EventLog& log) {
+  return std::make_shared<spdlog::logger>("hotreload-hub", log.library_sink());
 }
 
 // Decisions reach the EventLog through on_decision; the library's own lines would repeat them.
@@ -122,7 +118,7 @@ int watch_command(const WatchConfig& config) {
   std::atomic<bool> stopping{false};
   MetricsRecorder recorder;
   ActionRunner actions(config.actions, log);
-  auto hub = Hub::make_posix(hub_logger());
+  auto hub = Hub::make_posix(hub_logger(log));
   Validator validator(config.validator, [&log](std::string_view why) { log.warning(why); });
   HashBook hashes;
   auto quiet = discarding_logger();
@@ -137,7 +133,7 @@ int watch_command(const WatchConfig& config) {
       [&] { return !stopping.load(); });
   if (config.metrics_listen) {
     if (auto why = server.bind(*config.metrics_listen)) {
-      std::cerr << "hotreload watch: " << *why << "\n";
+      log.fatal("hotreload watch: " + *why);
       return kExitListenFailed;
     }
   }
@@ -150,7 +146,7 @@ int watch_command(const WatchConfig& config) {
     try {
       watcher->start();
     } catch (const StartError& e) {
-      std::cerr << start_error_message(e) << "\n";
+      log.fatal(start_error_message(e));
       return kExitLoadFailed;
     }
     watchers.push_back(std::move(watcher));

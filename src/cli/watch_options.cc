@@ -1,8 +1,9 @@
 #include "watch_options.h"
 
-#include <set>
+#include <map>
 
 #include "exit_codes.h"
+#include "path_walk.h"
 #include "signal_names.h"
 
 namespace hotreload::cli {
@@ -19,6 +20,10 @@ constexpr const char* kDescription =
     "(event=action_failed) and counted, never fatal.";
 
 constexpr const char* kFooter = R"(Durations: 500ms, 2s, 1.5s, 1m, 1h. Sizes: 1048576, 64KiB, 16MiB.
+Paths mean what they mean to the kernel: in a/lnk/../f.yaml, '..' is the parent of lnk's
+target (and lnk is watched); f.yaml and ./f.yaml are one file, given once. Names in logs,
+webhooks and /metrics: a backslash doubled, control bytes and bytes that are not UTF-8 as
+\xHH (lossless).
 CMD: a /bin/sh command line, or a JSON array of strings, run without a shell (as container
 runtimes do: for images without one), e.g. --exec '["/app/reload", "--now"]'; there an
 argument's $(HOTRELOAD_DIR), $(HOTRELOAD_HASH)... is that variable's value.
@@ -26,7 +31,7 @@ argument's $(HOTRELOAD_DIR), $(HOTRELOAD_HASH)... is that variable's value.
 Exit codes:
   0  stopped by SIGTERM or SIGINT (clean)     3  a PATH or DIR could not be loaded at start
   1  internal error                           4  --metrics-listen could not bind
-  2  bad command line
+  2  bad command line (also: an empty PATH, a PATH ending in '/', one file or DIR twice)
 
 Signals: SIGHUP checks every watch now (reads it again; logs event=recheck, then any change).
 SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM stop cleanly (stopped lines, exit 0).
@@ -76,6 +81,22 @@ Parsed<std::string> glob_pattern(std::string_view text) {
     return text_error("\"" + std::string(text) +
                       "\" never matches: patterns match files, e.g. 'rules/*'");
   return text_value(text);
+}
+
+// The same file under two spellings (f.yaml, ./f.yaml) would be two watches with one path
+// in the log and /metrics, acting twice per change. Spellings are compared as the library
+// stores them (absolute_normal: "." and "//" dropped, ".." kept, as the kernel needs it).
+std::optional<std::string> given_twice(const std::vector<std::string>& given,
+                                       const std::string& flag, const std::string& what) {
+  std::map<std::string, const std::string*> seen;
+  for (const std::string& g : given) {
+    auto [it, added] = seen.emplace(absolute_normal(g), &g);
+    if (added) continue;
+    if (*it->second == g) return flag + g + " is given twice";
+    return flag + *it->second + " and " + flag + g + " are the same " + what + " (" + it->first +
+           "): give it once";
+  }
+  return std::nullopt;
 }
 
 WebhookConfig& webhook_of(WatchConfig& c) {
@@ -275,17 +296,21 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
       ->group(group);
 
   app.add_option("PATH", c.paths,
-                 "files to watch, each alone (keys that must change together: --dir)");
+                 "files to watch, each alone (keys that must change together: --dir); a "
+                 "PATH ending in '/', '.' or '..' names a directory, never a file, and is "
+                 "refused");
   cl.rule(app, [&c, safety]() -> std::optional<std::string> {
     if (c.paths.empty() && c.dirs.empty())
       return "no PATH or --dir DIR to watch: give files, e.g. hotreload watch /etc/app/app.yaml, "
              "or a directory, e.g. hotreload watch --dir /etc/app";
-    std::set<std::string> unique;
-    for (const auto& p : c.paths)
-      if (!unique.insert(p).second) return "PATH " + p + " is given twice";
-    unique.clear();
-    for (const auto& d : c.dirs)
-      if (!unique.insert(d).second) return "--dir " + d + " is given twice";
+    for (const auto& p : c.paths) {
+      if (p.empty()) return "a PATH is empty: give a file, e.g. /etc/app/app.yaml";
+      if (names_only_a_directory(p))
+        return "PATH " + p + " ends with '/', '.' or '..', so it names a directory, never a "
+               "file (as for cat): give the file, or watch the directory with --dir " + p;
+    }
+    if (auto twice = given_twice(c.paths, "PATH ", "file")) return twice;
+    if (auto twice = given_twice(c.dirs, "--dir ", "directory")) return twice;
     if (c.watch.mode == Mode::poll && safety->count() > 0)
       return "--safety-interval applies to events mode; in --mode poll use --poll-interval";
     return std::nullopt;
