@@ -34,12 +34,6 @@ namespace {
 
 std::string sha(const std::string& content) { return Digest::of(content).hex(); }
 
-// A file replaced the way editors and writers replace it: a new file renamed over it.
-void replace_file(const std::string& path, const std::string& content) {
-  write_file(path + ".tmp", content);
-  std::filesystem::rename(path + ".tmp", path);
-}
-
 // An endpoint that accepts every connection and answers one byte every 0.5 s, forever:
 // a status line and a header that never end. Each read of the client succeeds, so only a
 // bound on the whole attempt ends it.
