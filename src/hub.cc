@@ -334,7 +334,7 @@ void Hub::check_all() noexcept {
   s.seams.events->wake();
 }
 
-void Hub::attach(std::shared_ptr<Watch> watch) {
+void Hub::attach(const std::shared_ptr<Watch>& watch) {
   State& s = *state_;
   watch->detached.store(false, std::memory_order_release);
   Volume::Policy policy = Volume::Policy::of(watch->options());

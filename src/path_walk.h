@@ -34,7 +34,8 @@ struct Interest {
   // watch it, polling is not needed for that (the safety poll still looks).
   bool optional = false;
   friend bool operator==(const Interest&, const Interest&) = default;
-  friend auto operator<=>(const Interest&, const Interest&) = default;
+  // clang-tidy 14 reads the synthesized comparison with 0 as a null pointer constant.
+  friend auto operator<=>(const Interest&, const Interest&) = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // Which directory a path named when a look was made. Kernel watches follow an inode, not

@@ -35,7 +35,7 @@ struct SnapshotSurvey {
   std::string error_path;
 };
 
-SnapshotSurvey survey_snapshot(Filesystem& fs, const std::string& dir, const KeySelection& keys);
+SnapshotSurvey survey_snapshot(Filesystem& fs, const std::string& dir, const KeySelection& sel);
 
 class SnapshotWatch final : public Watch {
  public:

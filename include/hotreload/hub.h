@@ -67,7 +67,7 @@ class HOTRELOAD_EXPORT Hub {
 
  private:
   friend class Watcher;
-  void attach(std::shared_ptr<Watch> watch);
+  void attach(const std::shared_ptr<Watch>& watch);
   void detach(Watch& watch) noexcept;
 
   struct State;

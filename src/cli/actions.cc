@@ -23,7 +23,7 @@ namespace {
 constexpr std::size_t kPidFileBytesMax = 4096;
 
 // A command's stderr line longer than this is passed on in pieces.
-constexpr std::size_t kStderrLineMax = 64 * 1024;
+constexpr std::size_t kStderrLineMax = std::size_t{64} * 1024;
 
 std::string_view file_kind(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";

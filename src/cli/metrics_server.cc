@@ -30,7 +30,7 @@ constexpr auto kConnectionTime = std::chrono::seconds(5);
 // closes the one closest to its deadline.
 constexpr std::size_t kConnectionsMax = 512;
 // A request (line and headers) larger than this is answered 431 and closed.
-constexpr std::size_t kRequestBytesMax = 8 * 1024;
+constexpr std::size_t kRequestBytesMax = std::size_t{8} * 1024;
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);

@@ -65,7 +65,7 @@ class SocketCopy {
 class AttemptGuard {
  public:
   AttemptGuard(httplib::Client& client, SocketCopy& socket, Steady::time_point deadline,
-               std::stop_token stop)
+               const std::stop_token& stop)
       : thread_([this, &client, &socket, deadline, stop] {
           std::unique_lock lock(mu_);
           cv_.wait_until(lock, stop, deadline, [this] { return done_; });
@@ -101,7 +101,7 @@ class AttemptGuard {
 };
 
 // Sleeps d unless a stop is requested first; false if it was.
-bool sleep_unless_stopped(std::chrono::milliseconds d, std::stop_token stop) {
+bool sleep_unless_stopped(std::chrono::milliseconds d, const std::stop_token& stop) {
   std::mutex mu;
   std::condition_variable_any cv;
   std::unique_lock lock(mu);
@@ -144,7 +144,7 @@ Parsed<WebhookUrl> parse_webhook_url(std::string_view url) {
 }
 
 WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body,
-                            std::stop_token stop) {
+                            const std::stop_token& stop) {
   WebhookOutcome outcome;
   httplib::Client client(config.parsed.origin);
   client.set_connection_timeout(config.timeout);

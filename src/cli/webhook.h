@@ -40,6 +40,6 @@ struct WebhookOutcome {
 // trickles its answer in (the socket is shut down at the deadline); a stop request ends
 // the attempt in flight and the backoff at once.
 WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body,
-                            std::stop_token stop);
+                            const std::stop_token& stop);
 
 }  // namespace hotreload::cli
