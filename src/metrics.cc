@@ -58,6 +58,10 @@ WatchMetrics MetricsRecorder::collect(const Status& status) const {
         std::chrono::duration<double>(status.last_reload->time_since_epoch()).count();
   if (status.hash) m.hash_hex = status.hash->hex();
   m.mode = status.mode;
+  if (status.stalled_since)
+    m.stalled_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                      *status.stalled_since)
+                            .count();
   std::lock_guard lock(mu_);
   auto it = by_path_.find(status.path);
   if (it != by_path_.end()) {
@@ -185,6 +189,12 @@ std::string render_prometheus(const MetricsSnapshot& snapshot, std::string_view 
            "gauge");
   for (const auto& m : watches)
     w.sample("mode_info", labelled(m, "mode", std::string(to_string(m.mode))), 1);
+
+  w.family("stalled_seconds",
+           "How long a look has been stuck in a filesystem call (a volume whose server does "
+           "not answer); 0 when none is.",
+           "gauge");
+  for (const auto& m : watches) w.sample("stalled_seconds", labelled(m), m.stalled_seconds);
 
   w.family("snapshot_keys", "Keys in the active snapshot of a watched directory.", "gauge");
   for (const auto& m : watches)

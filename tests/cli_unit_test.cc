@@ -176,6 +176,14 @@ BOOST_AUTO_TEST_CASE(watch_arguments_are_parsed_and_combinations_checked) {
   BOOST_TEST(contains(error(parse_watch_arguments({"--webhook-retries", "2", "a"})), "need --webhook URL"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--metrics-prefix", "1x", "a"})), "invalid --metrics-prefix"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--poll-interval", "10", "a"})), "a unit is required"));
+  BOOST_TEST(contains(error(parse_watch_arguments({"--unhealthy-after-stall", "30s", "a"})),
+                      "is about /healthz: add --metrics-listen"));
+  BOOST_TEST(contains(error(parse_watch_arguments({"--stall-timeout", "0s", "a"})), "at least 1ms"));
+  auto stall = ok(parse_watch_arguments({"--stall-timeout", "2s", "--metrics-listen", ":0",
+                                         "--unhealthy-after-stall", "90s", "a"}));
+  BOOST_TEST(stall.watch.stall_timeout.count() == 2000);
+  BOOST_TEST(stall.unhealthy_after_stall.count() == 90'000);
+  BOOST_TEST(ok(parse_watch_arguments({"a"})).unhealthy_after_stall.count() == 60'000);
   BOOST_TEST(contains(watch_usage(), "Exit codes"));
 }
 

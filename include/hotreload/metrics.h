@@ -76,6 +76,9 @@ struct WatchMetrics {
   ActiveMode mode = ActiveMode::events;
   DurationHistogram reload_duration;
   std::optional<std::size_t> snapshot_keys;  // a VolumeWatcher's active snapshot, once loaded
+  // How long a look has been stuck inside a filesystem call (Status::stalled_since, on the
+  // steady clock); 0 while the watch is not stalled.
+  double stalled_seconds = 0;
 };
 
 // A metric family the caller adds beside the watch metrics (the CLI's action counters).

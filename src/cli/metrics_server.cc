@@ -83,7 +83,7 @@ struct MetricsServer::Impl {
   };
 
   Render render;
-  Healthy healthy;
+  Health health;
   int listen_fd = -1;
   int wake[2] = {-1, -1};  // stop() writes to wake[1]
   int port = 0;
@@ -115,9 +115,9 @@ struct MetricsServer::Impl {
     if (target == "/metrics")
       return response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", render(), head);
     if (target == "/healthz") {
-      bool ok = healthy();
-      return response(ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain",
-                      ok ? "ok\n" : "stopping\n", head);
+      std::string problems = health();
+      if (problems.empty()) return response(200, "OK", "text/plain", "ok\n", head);
+      return response(503, "Service Unavailable", "text/plain", problems, head);
     }
     return response(404, "Not Found", "text/plain", "not found: try /metrics or /healthz\n", head);
   }
@@ -217,9 +217,9 @@ struct MetricsServer::Impl {
   }
 };
 
-MetricsServer::MetricsServer(Render render, Healthy healthy) : impl_(new Impl) {
+MetricsServer::MetricsServer(Render render, Health health) : impl_(new Impl) {
   impl_->render = std::move(render);
-  impl_->healthy = std::move(healthy);
+  impl_->health = std::move(health);
 }
 
 MetricsServer::~MetricsServer() { stop(); }

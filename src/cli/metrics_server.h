@@ -29,9 +29,10 @@ Parsed<ListenAddress> parse_listen_address(std::string_view text);
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;
-  using Healthy = std::function<bool()>;
+  // What is wrong, one line each, for /healthz's 503; empty when all is well.
+  using Health = std::function<std::string()>;
 
-  MetricsServer(Render render, Healthy healthy);
+  MetricsServer(Render render, Health health);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -22,6 +23,7 @@
 #include "hotreload/volume_watcher.h"
 #include "metrics_server.h"
 #include "mountinfo.h"
+#include "name_text.h"
 #include "path_walk.h"
 #include "signal_names.h"
 #include "validator.h"
@@ -102,6 +104,21 @@ std::string start_error_message(const StartError& e) {
   return what;
 }
 
+// /healthz's complaint: each watch stalled for `limit` or longer, one line each.
+std::string stalled_too_long(const std::vector<std::unique_ptr<Watcher>>& watchers,
+                             std::chrono::milliseconds limit) {
+  std::string lines;
+  const SteadyTime now = std::chrono::steady_clock::now();
+  for (const auto& w : watchers) {
+    Status s = w->status();
+    if (!s.stalled_since || now - *s.stalled_since < limit) continue;
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - *s.stalled_since);
+    lines += "stalled: " + escape_name(s.path) + " (a filesystem call has not returned for " +
+             std::to_string(seconds.count()) + "s)\n";
+  }
+  return lines;
+}
+
 }  // namespace
 
 int watch_command(const WatchConfig& config) {
@@ -130,7 +147,8 @@ int watch_command(const WatchConfig& config) {
         snapshot.extra = actions.metric_families();
         return render_prometheus(snapshot, config.metrics_prefix);
       },
-      [&] { return !stopping.load(); });
+      [&] { return stopping.load() ? std::string("stopping\n")
+                                   : stalled_too_long(watchers, config.unhealthy_after_stall); });
   if (config.metrics_listen) {
     if (auto why = server.bind(*config.metrics_listen)) {
       log.fatal("hotreload watch: " + *why);

@@ -175,6 +175,12 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
                           "how often events mode looks anyway",
                           format_duration(defaults.safety_interval));
   safety->group(group);
+  cl.value(app, "--stall-timeout", c.watch.stall_timeout, parse_duration, "DUR",
+           "a look at a polled volume (NFS, FUSE…) still inside the kernel after this marks "
+           "its PATH or DIR stalled (event=stalled, metric stalled_seconds); the other "
+           "watches go on, and it resumes when the server answers",
+           format_duration(defaults.stall_timeout))
+      ->group(group);
   cl.value(app, "--max-size", c.watch.read_size_max, parse_size, "SIZE",
            "refuse larger files, and larger keys of a --dir", "16MiB")
       ->group(group);
@@ -287,10 +293,17 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
            "json: one object per line on stdout (see README, \"JSON log contract\"); text "
            "(default): key=value lines")
       ->group(group);
-  cl.value<ListenAddress>(
-        app, "--metrics-listen", [&c](ListenAddress a) { c.metrics_listen = std::move(a); },
-        parse_listen_address, "ADDR:PORT", "serve /metrics (Prometheus) and /healthz, e.g. :9533")
-      ->group(group);
+  auto* listen = cl.value<ListenAddress>(
+      app, "--metrics-listen", [&c](ListenAddress a) { c.metrics_listen = std::move(a); },
+      parse_listen_address, "ADDR:PORT", "serve /metrics (Prometheus) and /healthz, e.g. :9533");
+  listen->group(group);
+  auto* unhealthy = cl.value(
+      app, "--unhealthy-after-stall", c.unhealthy_after_stall, parse_duration, "DUR",
+      "/healthz answers 503, naming the PATHs and DIRs, once one has been stalled this long "
+      "(a liveness probe then restarts a pod whose volume is gone)",
+      format_duration(WatchConfig{}.unhealthy_after_stall));
+  unhealthy->group(group);
+  cl.needs(unhealthy, listen, "--unhealthy-after-stall is about /healthz: add --metrics-listen ADDR:PORT");
   cl.value(app, "--metrics-prefix", c.metrics_prefix, metric_prefix, "PREFIX",
            "metric name prefix", std::string(kDefaultMetricsPrefix))
       ->group(group);

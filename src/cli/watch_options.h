@@ -25,6 +25,9 @@ struct WatchConfig {
   ValidatorConfig validator;
   ActionConfig actions;
   std::optional<ListenAddress> metrics_listen;
+  // /healthz fails once a watch has been stalled this long (Options::stall_timeout is when
+  // it becomes stalled).
+  std::chrono::milliseconds unhealthy_after_stall{60'000};
   std::string metrics_prefix{kDefaultMetricsPrefix};
   LogFormat log_format = LogFormat::text;
   bool help = false;  // --help: print watch_usage() and exit 0
