@@ -31,6 +31,7 @@ std::string_view to_string(DecisionKind kind) {
     case DecisionKind::slow_callback: return "slow_callback";
     case DecisionKind::stalled: return "stalled";
     case DecisionKind::resumed: return "resumed";
+    case DecisionKind::restored: return "restored";
   }
   return "?";
 }

@@ -60,17 +60,31 @@ std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke
 
 bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
                   SteadyTime noticed_at, const Snapshot* snapshot) {
-  if (status_.hash == digest) {  // same content as active: healthy again, nothing to do
+  // The path's last logged word must say what it holds now: a failure logged since the
+  // active content was last seen is followed by `restored` when that content is back.
+  if (status_.hash == digest) {  // same content as active: nothing to reload
+    bool was_failing = static_cast<bool>(failure_);
     failure_.clear();
     refused_.reset();
-    std::lock_guard lock(status_mu_);
-    status_.last_error.clear();
+    {
+      std::lock_guard lock(status_mu_);
+      status_.last_error.clear();
+    }
+    if (was_failing) report({.kind = DecisionKind::restored, .hash = digest, .snapshot = snapshot});
     return false;
   }
-  if (refused_ == digest) {  // already refused and logged; it is still the content on disk
+  if (refused_ == digest) {  // refused before: not offered to the callback again
+    bool logged_since = failure_ != Errc::rejected;  // a read failure was logged meanwhile
     failure_ = make_error_code(Errc::rejected);
-    std::lock_guard lock(status_mu_);
-    status_.last_error = "content rejected: " + refused_reason_;
+    {
+      std::lock_guard lock(status_mu_);
+      status_.last_error = "content rejected: " + refused_reason_;
+      if (logged_since) ++status_.errors;
+    }
+    if (logged_since)
+      report({.kind = DecisionKind::rejected, .hash = digest,
+              .error = make_error_code(Errc::rejected), .detail = refused_reason_,
+              .snapshot = snapshot});
     return false;
   }
   std::chrono::nanoseconds took{};

@@ -246,6 +246,35 @@ BOOST_AUTO_TEST_CASE(an_in_place_truncate_and_write_is_read_after_the_close) {
     BOOST_TEST((seen == "first version" || seen == "second version"));
 }
 
+// Issue 14 §7: `mv app app.old && mv app.new app` two levels above the file was seen
+// through events in a Debug build and only by the safety poll (which then demoted the
+// watch to polling) in a release build. With no safety poll to fall back on, only the
+// kernel watches on the directories above can deliver it, every time, in any build.
+BOOST_AUTO_TEST_CASE(a_directory_two_levels_up_swapped_by_renames_is_an_event) {
+  TempDir dir;
+  auto make_tree = [&](const std::string& top, const std::string& content) {
+    std::filesystem::create_directories(top + "/conf.d");
+    write_file(top + "/conf.d/x.yaml", content);
+  };
+  make_tree(dir / "app", "v0");
+  Options options;
+  options.mode = Mode::events;     // events alone: nothing else can find the swap
+  options.safety_interval = 1h;
+  Recorder rec;
+  FileWatcher w(dir / "app/conf.d/x.yaml", rec.callback(), options, Hub::make_posix());
+  w.start();
+  for (int i = 1; i <= 5; ++i) {
+    const std::string v = "v" + std::to_string(i);
+    std::filesystem::remove_all(dir / "app.old");
+    make_tree(dir / "app.new", v);
+    std::filesystem::rename(dir / "app", dir / "app.old");
+    std::filesystem::rename(dir / "app.new", dir / "app");
+    BOOST_REQUIRE_MESSAGE(rec.wait_accepted(v), "swap " << i << " was not seen");
+  }
+  BOOST_TEST(w.status().mode == ActiveMode::events);
+  BOOST_TEST(w.status().errors == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(an_unreadable_file_keeps_the_last_and_reloads_when_readable_again) {
   TempDir dir;
   write_file(dir / "app.conf", "readable");

@@ -45,6 +45,10 @@ struct print_log_value<std::optional<hotreload::Digest>> {
   }
 };
 template <>
+struct print_log_value<hotreload::DecisionKind> {
+  void operator()(std::ostream& os, hotreload::DecisionKind k) { os << hotreload::to_string(k); }
+};
+template <>
 struct print_log_value<hotreload::ActiveMode> {
   void operator()(std::ostream& os, hotreload::ActiveMode m) { os << hotreload::to_string(m); }
 };
@@ -163,9 +167,10 @@ struct SeenDecision {
   std::string path;
   std::error_code error;
   std::string detail;
+  std::optional<Digest> hash;
 
   static SeenDecision of(const Decision& d) {
-    return {d.kind, std::string(d.path), d.error, std::string(d.detail)};
+    return {d.kind, std::string(d.path), d.error, std::string(d.detail), d.hash};
   }
 };
 

@@ -106,6 +106,39 @@ BOOST_AUTO_TEST_CASE(a_failure_keeps_the_active_content_and_is_logged_once_per_c
   BOOST_TEST(b.watch.status().hash == Digest::of("v3"));
 }
 
+// Issue 14 §5: active A, B refused, the file removed, B again, A again. Each step's log
+// must say what the path holds: B back after `missing` is refused again (not silently),
+// and A back is `restored`, the last word, though nothing is reloaded.
+BOOST_AUTO_TEST_CASE(the_last_word_of_a_path_says_what_it_holds) {
+  Bench b;
+  b.write("bad B");
+  b.check();
+  b.fs.apply({.kind = TreeOp::Kind::remove, .path = "/cfg/app.yaml"});
+  b.check();
+  b.write("bad B");
+  b.check();
+  b.write("v1");
+  b.check();
+  b.check(Trigger::rehash);  // unchanged since: nothing more is said
+  std::vector<DecisionKind> kinds;
+  for (const auto& d : b.decisions) kinds.push_back(d.kind);
+  const std::vector<DecisionKind> expected{DecisionKind::loaded, DecisionKind::rejected,
+                                           DecisionKind::missing, DecisionKind::rejected,
+                                           DecisionKind::restored};
+  BOOST_TEST(kinds == expected, boost::test_tools::per_element());
+  BOOST_TEST(b.offered.size() == 2u);  // v1 at load, B once: neither is offered again
+  BOOST_TEST(b.decisions.back().hash == Digest::of("v1"));
+  BOOST_TEST(b.watch.status().reloads == 0u);
+  BOOST_TEST(b.watch.status().last_error.empty());
+  // A failure that ends with the active content back is `restored` too.
+  b.fs.inject_error(FsCall::open, errno_code(EIO), "/cfg");
+  b.check(Trigger::rehash);
+  b.fs.clear_faults();
+  b.check(Trigger::rehash);
+  BOOST_TEST(b.count(DecisionKind::read_error) == 1);
+  BOOST_TEST(b.count(DecisionKind::restored) == 2);
+}
+
 BOOST_AUTO_TEST_CASE(an_unchanged_signature_is_not_read_and_a_rehash_is) {
   Bench b;
   int reads = 0;

@@ -33,6 +33,8 @@ enum class DecisionKind {
   slow_callback,  // the callback took longer than Options::slow_callback
   stalled,        // a filesystem call has not returned for Options::stall_timeout
   resumed,        // the stalled call returned; the watch checks again
+  restored,       // after missing, read_error or a refusal, the active content is what the
+                  // path holds again (nothing is reloaded: it is already in force)
 };
 
 HOTRELOAD_EXPORT std::string_view to_string(DecisionKind kind);
@@ -41,7 +43,7 @@ struct Decision {
   DecisionKind kind{};
   std::string_view path;          // the watched file, or the watched directory
   std::string_view volume;        // the directory it belongs to (the path itself for a volume)
-  std::optional<Digest> hash;     // loaded, reloaded, rejected
+  std::optional<Digest> hash;     // loaded, reloaded, rejected, restored
   std::error_code error;          // rejected, read_error, missing
   std::string_view detail;        // the rejection reason, or why the mode changed
   ActiveMode mode{};

@@ -142,6 +142,7 @@ void EventLog::decision(const Decision& d) {
       break;
     case DecisionKind::stalled:
     case DecisionKind::resumed: j["detail"] = d.detail; break;
+    case DecisionKind::restored: break;
   }
   j["reloads"] = d.reloads;
   j["errors"] = d.errors;
