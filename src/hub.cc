@@ -351,7 +351,7 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
   Volume::ModeChoice choice;
   if (joining) choice = {joining->first, joining->second};
   else choice = Volume::choose_mode(*s.seams.filesystem, watch->volume(), policy.mode);
-  watch->set_mode(choice.mode, choice.why, false);
+  watch->set_start_mode(choice.mode, choice.why);
 
   std::string message;
   if (std::error_code ec = watch->load(*s.seams.filesystem, *s.seams.clock, message))

@@ -54,7 +54,8 @@ std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke
     status_.hash = digest;
     status_.last_reload = clock.wall_now();
   }
-  report({.kind = DecisionKind::loaded, .hash = digest, .snapshot = snapshot});
+  report({.kind = DecisionKind::loaded, .hash = digest, .detail = start_reason_,
+          .snapshot = snapshot});
   return {};
 }
 
@@ -164,6 +165,13 @@ void Watch::look_failed(std::error_code ec, const std::string& where) {
   bool unstable = ec == Errc::unstable;
   wants_retry_ = unstable;
   if (!unstable || ++unstable_rounds_ >= kUnstableRoundsReported) fail(ec, where);
+}
+
+void Watch::set_start_mode(ActiveMode mode, std::string why) {
+  mode_.store(mode, std::memory_order_relaxed);
+  start_reason_ = std::move(why);
+  std::lock_guard lock(status_mu_);
+  status_.mode = mode;
 }
 
 void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {

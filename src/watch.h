@@ -73,6 +73,9 @@ class Watch {
   // Reports the change unless why is empty; quiet: to on_decision only, not the log (the
   // hub logs a cause shared by many watches once).
   void set_mode(ActiveMode mode, std::string_view why, bool quiet);
+  // Before load(): the mode it starts in, said by the `loaded` decision (with why), so
+  // that no line about a path comes before its `loaded`.
+  void set_start_mode(ActiveMode mode, std::string why);
   // Under the hub's lock: a check of the volume has been inside a filesystem call since
   // `since` (stalled), or has returned (resumed). Reported once each way.
   void set_stalled(std::optional<SteadyTime> since, std::string_view detail);
@@ -161,6 +164,7 @@ class Watch {
   // Set under the hub's lock, from the thread that starts a watch too (a volume that falls
   // back to polling as a watch joins it), while the hub thread checks its other watches.
   std::atomic<ActiveMode> mode_{ActiveMode::events};
+  std::string start_reason_;  // why it started in mode_ (auto on a remote volume), or empty
 
   // Hub-thread state.
   std::optional<Digest> refused_;       // the content the callback last refused

@@ -45,7 +45,8 @@ struct Decision {
   std::string_view volume;        // the directory it belongs to (the path itself for a volume)
   std::optional<Digest> hash;     // loaded, reloaded, rejected, restored
   std::error_code error;          // rejected, read_error, missing
-  std::string_view detail;        // the rejection reason, or why the mode changed
+  std::string_view detail;        // the rejection reason, why the mode changed, or (loaded)
+                                  // why it started in that mode
   ActiveMode mode{};
   uint64_t reloads = 0;
   uint64_t errors = 0;

@@ -132,7 +132,10 @@ void EventLog::decision(const Decision& d) {
       j["mode"] = to_string(d.mode);
       j["reason"] = d.detail;
       break;
-    case DecisionKind::loaded: j["mode"] = to_string(d.mode); break;
+    case DecisionKind::loaded:
+      j["mode"] = to_string(d.mode);
+      if (!d.detail.empty()) j["reason"] = d.detail;
+      break;
     case DecisionKind::reloaded:
       j["latency_ms"] = std::chrono::duration<double, std::milli>(d.latency).count();
       j["callback_ms"] = std::chrono::duration<double, std::milli>(d.callback_duration).count();
