@@ -61,6 +61,8 @@ struct Hub::State {
     std::optional<Trigger> owed;
   };
   std::map<uint64_t, InFlight> in_flight;
+  std::atomic<std::size_t> checks_out{0};  // given to the runner, not returned (in_flight
+                                           // forgets a stopped volume's; this does not)
 
   std::vector<Event> batch;  // used by run_once only, which one thread calls at a time
   std::thread thread;
@@ -296,8 +298,10 @@ void Hub::run_once(SteadyTime deadline) noexcept {
       }
       // The task keeps the hub's state alive: a check stuck on a dead mount may return
       // long after the hub is gone.
+      s.checks_out.fetch_add(1, std::memory_order_relaxed);
       s.seams.runner->run([state = state_, v = std::move(w.volume), t = w.trigger, now] {
         state->run_check(*v, t, now, true);
+        state->checks_out.fetch_sub(1, std::memory_order_release);
       });
     }
   } catch (const std::exception& e) {
@@ -392,6 +396,10 @@ void Hub::detach(Watch& watch) noexcept {
   // A callback in flight is waited for; a look stuck on a dead mount is not (what it
   // finds is dropped: the watch is detached).
   watch.stop_user_code();
+}
+
+std::size_t Hub::checks_out() const {
+  return state_->checks_out.load(std::memory_order_acquire);
 }
 
 std::size_t Hub::watch_count() const {

@@ -62,6 +62,10 @@ class HOTRELOAD_EXPORT Hub {
   std::size_t watch_count() const;         // started FileWatchers and VolumeWatchers
   std::size_t volume_count() const;        // the directories (and policies) they share
   std::size_t kernel_watch_count() const;  // inotify watches held
+  // Checks handed to the CheckRunner that have not returned, their watches stopped or not:
+  // a thread inside a dead mount's stat counts until the call returns. A process that
+  // ends while any is out should end with _exit: static destructors would race that thread.
+  std::size_t checks_out() const;
   Filesystem& filesystem();
   Clock& clock();
 
