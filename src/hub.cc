@@ -32,6 +32,11 @@ constexpr std::size_t kTimerChecksPerWakeup = 256;
 
 const Event kOverflow{.wd = -1, .mask = IN_Q_OVERFLOW, .cookie = 0, .name = {}};
 
+// Ends what IN_MODIFY began: the file was closed or went (kWriterDone), or the name now
+// names another file, whose writes are another writer's.
+constexpr uint32_t kWriterDone = IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM;
+constexpr uint32_t kWriterGone = kWriterDone | IN_MOVED_TO | IN_CREATE;
+
 }  // namespace
 
 // The loop, the timers and the demultiplexer. Everything about how a directory is watched
@@ -64,6 +69,19 @@ struct Hub::State {
   std::atomic<std::size_t> checks_out{0};  // given to the runner, not returned (in_flight
                                            // forgets a stopped volume's; this does not)
 
+  // Files of a volume with a writer at work (see kWriterQuiet), by volume and path, and the
+  // checks they hold back.
+  struct Writer {
+    SteadyTime first, last;
+    // Until when a look waits for it (none: the writer never stops; looks go on).
+    std::optional<SteadyTime> holds_until() const {
+      if (last - first >= kWriterPatience) return std::nullopt;
+      return std::min(last + kWriterQuiet, first + kWriterPatience);
+    }
+  };
+  std::map<uint64_t, std::map<std::string, Writer>> writers;
+  std::map<uint64_t, Trigger> held;
+
   std::vector<Event> batch;  // used by run_once only, which one thread calls at a time
   std::thread thread;
   std::atomic<bool> stopping{false};
@@ -93,6 +111,8 @@ struct Hub::State {
       due.erase(d);
     }
     pending.erase(id);
+    writers.erase(id);
+    held.erase(id);
     in_flight.erase(id);  // a stuck check finishes into nothing
     volume_ids.erase({v->second->dir(), v->second->policy()});
     volumes.erase(v);
@@ -104,15 +124,42 @@ struct Hub::State {
     return st && st->type == FileType::regular;
   }
 
+  // A write (IN_MODIFY) marks nothing: the close that ends it will. It only tells the
+  // volumes it concerns that a writer is at work.
+  void note_write(const Event& ev, SteadyTime now) {
+    table->route(ev, [&](uint64_t id, const std::string& dir) {
+      auto [it, fresh] = writers[id].try_emplace(join_path(dir, ev.name), Writer{now, now});
+      it->second.last = now;
+    });
+  }
+
+  // The files a batch says a writer is done with. A write and its close read in one batch
+  // end with the close, whatever their order (the simulated queue may shuffle a batch; a
+  // creation is not an end: the writes after it are the new file's).
+  static std::set<std::pair<int, std::string_view>> writers_done(const std::vector<Event>& events) {
+    std::set<std::pair<int, std::string_view>> done;
+    for (const Event& ev : events)
+      if (ev.mask & kWriterDone) done.emplace(ev.wd, ev.name);
+    return done;
+  }
+
   // Events are hints: each marks the volumes it concerns for a check.
-  void dispatch(const std::vector<Event>& events) {
+  void dispatch(const std::vector<Event>& events, SteadyTime now) {
+    std::optional<std::set<std::pair<int, std::string_view>>> done;
     for (const Event& ev : events) {
       if (ev.mask & IN_Q_OVERFLOW) {
         logger->warn("event=overflow detail=\"inotify queue overflowed; checking every watch\"");
         // The lost events may include an IN_CLOSE_WRITE (so read), and an IN_IGNORED or a
         // rename that left a directory's descriptor naming another inode (so ask again).
+        // A lost close would hold a look back for nothing: writers are forgotten too.
         table->forget_all();
+        writers.clear();
         for (const auto& [id, v] : volumes) mark(id, Trigger::rehash);
+        continue;
+      }
+      if (ev.mask == IN_MODIFY && !ev.name.empty()) {
+        if (!done) done = writers_done(events);
+        if (!done->count({ev.wd, ev.name})) note_write(ev, now);
         continue;
       }
       // A write or a new file announced by name may leave the signature as it was: a
@@ -123,6 +170,7 @@ struct Hub::State {
       Trigger trigger = (ev.mask & kNewContent) ? Trigger::rehash : Trigger::event;
       std::optional<bool> creating;  // a new regular file, still being written
       table->route(ev, [&](uint64_t id, const std::string& dir) {
+        if (!ev.name.empty() && (ev.mask & kWriterGone)) forget_writer(id, join_path(dir, ev.name));
         if (!ev.name.empty() && (ev.mask & IN_CREATE)) {
           // Its IN_CLOSE_WRITE will follow.
           if (!creating) creating = is_regular_file_creation(ev, dir);
@@ -131,6 +179,32 @@ struct Hub::State {
         mark(id, trigger);
       });
     }
+  }
+
+  void forget_writer(uint64_t id, const std::string& path) {
+    auto w = writers.find(id);
+    if (w == writers.end()) return;
+    w->second.erase(path);
+    if (w->second.empty()) writers.erase(w);
+  }
+
+  // Until when a volume's looks wait for a writer at work, if they do.
+  std::optional<SteadyTime> held_until(uint64_t id, SteadyTime now) const {
+    auto w = writers.find(id);
+    if (w == writers.end()) return std::nullopt;
+    std::optional<SteadyTime> until;
+    for (const auto& [path, writer] : w->second)
+      if (auto u = writer.holds_until(); u && *u > now) until = std::max(until.value_or(*u), *u);
+    return until;
+  }
+
+  // The earliest moment a held check may run.
+  std::optional<SteadyTime> next_release(SteadyTime now) const {
+    std::optional<SteadyTime> next;
+    for (const auto& [id, trigger] : held)
+      if (auto u = held_until(id, now)) next = std::min(next.value_or(*u), *u);
+      else next = now;
+    return next;
   }
 
   void collect_due(SteadyTime now) {
@@ -157,11 +231,24 @@ struct Hub::State {
   // The checks owed now. A volume whose check is still with the runner keeps what it is
   // owed for later; one in poll mode goes to the runner, if there is one.
   std::vector<Work> take_pending(SteadyTime now) {
+    for (auto h = held.begin(); h != held.end();) {
+      if (held_until(h->first, now)) {
+        ++h;
+        continue;
+      }
+      mark(h->first, h->second);
+      h = held.erase(h);
+    }
     std::vector<Work> work;
     work.reserve(pending.size());
     for (auto [id, trigger] : pending) {
       auto it = volumes.find(id);
       if (it == volumes.end()) continue;
+      if (held_until(id, now)) {
+        auto [h, fresh] = held.try_emplace(id, trigger);
+        if (!fresh) h->second = std::max(h->second, trigger);
+        continue;
+      }
       if (auto f = in_flight.find(id); f != in_flight.end()) {
         f->second.owed = std::max(f->second.owed.value_or(trigger), trigger);
         continue;
@@ -211,7 +298,7 @@ struct Hub::State {
     bool was_pending = pending.count(id) != 0;
     std::vector<Event> late;
     if (seams.events->wait(0ns, late)) late.push_back(kOverflow);
-    dispatch(late);
+    dispatch(late, seams.clock->now());
     return !was_pending && pending.count(id) != 0;
   }
 
@@ -275,6 +362,7 @@ void Hub::run_once(SteadyTime deadline) noexcept {
         SteadyTime next = deadline;
         if (!s.timers.empty()) next = std::min(next, s.timers.begin()->first);
         if (auto stall = s.next_stall()) next = std::min(next, *stall);
+        if (auto release = s.next_release(s.seams.clock->now())) next = std::min(next, *release);
         timeout = std::max<std::chrono::nanoseconds>(next - s.seams.clock->now(), 0ns);
       }
     }
@@ -286,7 +374,7 @@ void Hub::run_once(SteadyTime deadline) noexcept {
     {
       std::lock_guard lock(s.mu);
       now = s.seams.clock->now();
-      s.dispatch(s.batch);
+      s.dispatch(s.batch, now);
       s.collect_due(now);
       s.note_stalls(now);
       work = s.take_pending(now);
@@ -373,6 +461,7 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
     Volume& v = *s.volumes.at(id->second);
     watch->volume_id = v.id();
     Volume::Next next = v.join(watch, *s.table, now, *s.logger);
+    watch->announce_loaded();  // before any check of the volume can report on it
     ++s.watch_count;
     if (next.check_now) s.mark(v.id(), *next.check_now);
     if (next.due) s.schedule(v.id(), *next.due);

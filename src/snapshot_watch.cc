@@ -268,11 +268,13 @@ std::error_code SnapshotWatch::load(Filesystem& fs, Clock& clock, std::string& m
     message = "hotreload: cannot load " + path() + ": " + describe(ec, where);
     return ec;
   }
+  decltype(active_) active;
+  for (const auto& [key, entry] : snapshot.keys) active.emplace(key, entry.hash);
   ec = accept_initial(snapshot.hash, [&] { return callback_(snapshot); }, clock, message,
                       &snapshot);
   if (ec) return ec;
   signature_ = std::move(seen.survey.signature);
-  for (const auto& [key, entry] : snapshot.keys) active_.emplace(key, entry.hash);
+  active_ = std::move(active);
   return {};
 }
 

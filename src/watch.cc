@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "hotreload/errors.h"
+#include "hotreload/snapshot.h"
 
 namespace hotreload {
 
@@ -42,7 +43,7 @@ std::string Watch::describe(std::error_code ec, const std::string& where) const 
 }
 
 std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke, Clock& clock,
-                                      std::string& message, const Snapshot* snapshot) {
+                                      std::string& message, Snapshot* snapshot) {
   std::chrono::nanoseconds took{};
   Verdict verdict = run_callback(invoke, clock, took);
   if (!verdict.accepted) {
@@ -54,9 +55,18 @@ std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke
     status_.hash = digest;
     status_.last_reload = clock.wall_now();
   }
-  report({.kind = DecisionKind::loaded, .hash = digest, .detail = start_reason_,
-          .snapshot = snapshot});
+  loaded_hash_ = digest;
+  if (snapshot) loaded_snapshot_ = std::make_unique<Snapshot>(std::move(*snapshot));
   return {};
+}
+
+void Watch::announce_loaded() {
+  announced_ = true;
+  if (!loaded_hash_) return;
+  report({.kind = DecisionKind::loaded, .hash = *loaded_hash_, .detail = start_reason_,
+          .snapshot = loaded_snapshot_.get()},
+         false, true);
+  loaded_snapshot_.reset();
 }
 
 bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
@@ -175,6 +185,7 @@ void Watch::set_start_mode(ActiveMode mode, std::string why) {
 }
 
 void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
+  if (!announced_) return set_start_mode(mode, std::string(why));
   bool changed = mode_.exchange(mode, std::memory_order_relaxed) != mode;
   {
     std::lock_guard lock(status_mu_);

@@ -25,6 +25,7 @@
 #include "hotreload/clock.h"
 #include "hotreload/decision.h"
 #include "hotreload/options.h"
+#include "hotreload/snapshot.h"
 #include "hotreload/watcher.h"
 #include "lookup_cache.h"
 #include "path_walk.h"
@@ -76,6 +77,10 @@ class Watch {
   // Before load(): the mode it starts in, said by the `loaded` decision (with why), so
   // that no line about a path comes before its `loaded`.
   void set_start_mode(ActiveMode mode, std::string why);
+  // Under the hub's lock, once the loaded watch has joined its volume: reports `loaded`,
+  // in the mode then in force (joining may have made the volume poll: the kernel refused
+  // a watch). Until then, set_mode() only changes the mode `loaded` will name.
+  void announce_loaded();
   // Under the hub's lock: a check of the volume has been inside a filesystem call since
   // `since` (stalled), or has returned (resumed). Reported once each way.
   void set_stalled(std::optional<SteadyTime> since, std::string_view detail);
@@ -92,8 +97,9 @@ class Watch {
   using Invoke = std::function<Verdict()>;
 
   // The initial content: accepted, or the sentence for StartError.
+  // Once accepted, the snapshot is moved into the watch, for the `loaded` decision.
   std::error_code accept_initial(const Digest& digest, const Invoke& invoke, Clock& clock,
-                                 std::string& message, const Snapshot* snapshot = nullptr);
+                                 std::string& message, Snapshot* snapshot = nullptr);
   // A changed content: offered unless it is the active one or was just refused. Returns
   // true if the callback accepted it.
   bool offer(const Digest& digest, const Invoke& invoke, Clock& clock, SteadyTime noticed_at,
@@ -165,6 +171,10 @@ class Watch {
   // back to polling as a watch joins it), while the hub thread checks its other watches.
   std::atomic<ActiveMode> mode_{ActiveMode::events};
   std::string start_reason_;  // why it started in mode_ (auto on a remote volume), or empty
+  // The accepted initial content, until announce_loaded() reports it.
+  std::optional<Digest> loaded_hash_;
+  std::unique_ptr<Snapshot> loaded_snapshot_;
+  bool announced_ = false;  // hub lock
 
   // Hub-thread state.
   std::optional<Digest> refused_;       // the content the callback last refused

@@ -1,6 +1,7 @@
 // Issue 14, sections 4 and 5: paths that name another file than the kernel would open, and
 // content and log states that mislead. The real `hotreload` binary end to end, and the
 // units (path normalisation, the syntax check, name escaping) where a unit says more.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include <boost/test/unit_test.hpp>
 
@@ -425,6 +427,35 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // 5a: the syntax check parses the whole content; a NUL byte is an error at its offset.
 BOOST_AUTO_TEST_SUITE(cli_syntax_whole_content)
+
+// 5, a writer that truncates the file and rewrites it in place, keeping it open between
+// its writes. A safety poll every 200 ms falls due five times while half the content is
+// on disk; none may offer the half (it is valid YAML: only the writer knows it is not
+// done). The close is the moment to read.
+BOOST_AUTO_TEST_CASE(half_a_file_rewritten_in_place_is_never_offered) {
+  TempDir dir;
+  const std::string path = dir / "app.yaml";
+  std::string whole;
+  for (int i = 0; i < 20000; ++i) whole += "key" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+  const std::string half = whole.substr(0, whole.size() / 2 + 1);  // ends mid-line: still YAML
+  write(path, "v: 1\n");
+  CliProcess cli(kCli, {"watch", "--log-format", "json", "--format", "yaml", "--mode", "events",
+                        "--safety-interval", "200ms", path},
+                 dir / "stderr");
+  BOOST_REQUIRE(cli.wait_event("loaded", path));
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(::write(fd, half.data(), half.size()) == static_cast<ssize_t>(half.size()));
+  std::this_thread::sleep_for(1s);
+  const std::string rest = whole.substr(half.size());
+  BOOST_REQUIRE(::write(fd, rest.data(), rest.size()) == static_cast<ssize_t>(rest.size()));
+  ::close(fd);
+  auto reloaded = cli.wait_event("reloaded", path);
+  BOOST_REQUIRE(reloaded);
+  BOOST_TEST((*reloaded)["hash"] == sha(whole), "the first reload is of " << reloaded->dump());
+  for (const std::string& line : cli.lines()) BOOST_TEST(!contains(line, sha(half)), line);
+  BOOST_TEST(cli.stop() == 0);
+}
 
 BOOST_AUTO_TEST_CASE(a_nul_byte_ends_nothing) {
   using cli::check_syntax;

@@ -159,4 +159,94 @@ BOOST_AUTO_TEST_CASE(a_watch_stopped_from_a_callback_is_not_called_again) {
   BOOST_TEST(b.hub->watch_count() == 1u);
 }
 
+// Issue 14 §5: a file truncated and rewritten in place by a writer that keeps it open
+// holds half its new content. Whatever asks for a look meanwhile (here the safety poll,
+// which reads whatever the attributes say), the half is never offered: the look waits for
+// the close, or for the writer to be quiet for kWriterQuiet.
+struct InPlace {
+  Bench b;
+  std::vector<std::string> offered;
+  std::unique_ptr<FileWatcher> watcher;
+
+  InPlace() {
+    b.sim->apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755});
+    write("/cfg/app.yaml", "v1 whole");
+    b.options.safety_interval = 100ms;
+    watcher = std::make_unique<FileWatcher>("/cfg/app.yaml", [this](std::string_view c) {
+      offered.emplace_back(c);
+      return Verdict::accept();
+    }, b.options, b.hub);
+    watcher->start();
+    b.run();
+  }
+  void apply(TreeOp op) {
+    b.clock->advance(1ms);
+    BOOST_REQUIRE(!b.sim->apply(op));
+  }
+  void write(const std::string& path, const std::string& content) {
+    apply({.kind = TreeOp::Kind::write_file, .path = path, .content = content, .mode = 0644});
+  }
+  void begin(const std::string& path, const std::string& half) {
+    apply({.kind = TreeOp::Kind::open_trunc, .path = path});
+    apply({.kind = TreeOp::Kind::append, .path = path, .content = half});
+  }
+};
+
+BOOST_AUTO_TEST_CASE(a_writer_at_work_is_waited_for_until_it_closes) {
+  InPlace w;
+  w.begin("/cfg/app.yaml", "v2 ha");
+  w.b.run(1500ms);  // fifteen safety polls fall due; none may read the half
+  BOOST_TEST(w.offered == std::vector<std::string>{"v1 whole"}, boost::test_tools::per_element());
+  w.apply({.kind = TreeOp::Kind::append, .path = "/cfg/app.yaml", .content = "lf"});
+  w.apply({.kind = TreeOp::Kind::close, .path = "/cfg/app.yaml"});
+  w.b.run();
+  BOOST_TEST((w.offered == std::vector<std::string>{"v1 whole", "v2 half"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_that_keeps_its_file_open_when_done_is_read_once_quiet) {
+  InPlace w;
+  w.begin("/cfg/app.yaml", "v2 done, left open");
+  w.b.run(kWriterQuiet - 100ms);
+  BOOST_TEST(w.offered.size() == 1u);
+  w.b.run(300ms);  // quiet long enough: the safety poll reads it
+  BOOST_TEST((w.offered == std::vector<std::string>{"v1 whole", "v2 done, left open"}),
+             boost::test_tools::per_element());
+}
+
+// A log beside the config is written forever: after kWriterPatience it holds nothing back,
+// and the config's own close is read at once.
+BOOST_AUTO_TEST_CASE(a_writer_that_never_stops_holds_looks_back_for_a_bounded_time) {
+  Bench b;
+  b.sim->apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755});
+  Options vo = b.options;
+  vo.allow_empty = true;
+  std::vector<std::size_t> keys_offered;
+  BOOST_REQUIRE(!b.sim->apply({.kind = TreeOp::Kind::write_file, .path = "/cfg/app.yaml",
+                               .content = "v1", .mode = 0644}));
+  VolumeWatcher watcher("/cfg", [&](const Snapshot& s) {
+    keys_offered.push_back(s.keys.size());
+    return Verdict::accept();
+  }, vo, {}, b.hub);
+  watcher.start();
+  b.run();
+  b.sim->apply({.kind = TreeOp::Kind::open_trunc, .path = "/cfg/app.log"});
+  auto log_line = [&] {
+    b.clock->advance(100ms);
+    BOOST_REQUIRE(!b.sim->apply({.kind = TreeOp::Kind::append, .path = "/cfg/app.log", .content = "."}));
+    b.run();
+  };
+  log_line();
+  BOOST_REQUIRE(!b.sim->apply({.kind = TreeOp::Kind::write_file, .path = "/cfg/app.yaml",
+                               .content = "v2", .mode = 0644}));
+  b.run();
+  BOOST_TEST(keys_offered.size() == 1u);  // held: the log is being written
+  while (b.clock->elapsed() < kWriterPatience + 1s) log_line();
+  BOOST_TEST(keys_offered.size() == 2u);  // the log was given up on: v2 and the log are read
+  BOOST_REQUIRE(!b.sim->apply({.kind = TreeOp::Kind::write_file, .path = "/cfg/app.yaml",
+                               .content = "v3", .mode = 0644}));
+  log_line();
+  BOOST_TEST(keys_offered.size() == 3u);  // at once, though the log goes on
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -168,9 +168,10 @@ struct SeenDecision {
   std::error_code error;
   std::string detail;
   std::optional<Digest> hash;
+  ActiveMode mode{};
 
   static SeenDecision of(const Decision& d) {
-    return {d.kind, std::string(d.path), d.error, std::string(d.detail), d.hash};
+    return {d.kind, std::string(d.path), d.error, std::string(d.detail), d.hash, d.mode};
   }
 };
 

@@ -37,6 +37,7 @@ struct Bench {
     write("v1");
     std::string message;
     BOOST_REQUIRE(!watch.load(fs, *clock, message));
+    watch.announce_loaded();  // as the hub does once the watch has joined its volume
   }
   Options options() {
     Options o;

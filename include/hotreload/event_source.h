@@ -26,10 +26,11 @@ struct Event {
   friend bool operator==(const Event&, const Event&) = default;
 };
 
-// The events a directory watch asks for: every way a file in it can come, go or change.
+// The events a directory watch asks for: every way a file in it can come, go or change,
+// and IN_MODIFY, which says a writer is at work (its IN_CLOSE_WRITE says it is done).
 inline constexpr uint32_t kDirectoryEvents =
-    IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB |
-    IN_DELETE_SELF | IN_MOVE_SELF;
+    IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
 
 class HOTRELOAD_EXPORT EventSource {
  public:

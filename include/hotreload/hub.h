@@ -7,6 +7,7 @@
 // the harness calls single-threaded in virtual time: the same code either way.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
@@ -23,6 +24,15 @@ class logger;
 namespace hotreload {
 
 class Watch;
+
+// A file written in place (IN_MODIFY) and not yet closed holds half its new content, and a
+// look at it then would offer that half (a safety poll, an overflow's re-read, the first
+// check after start). Looks at its volume wait until the writer closes the file, or has
+// not written for kWriterQuiet (a writer that keeps its descriptor open when done), or
+// has been writing for kWriterPatience (a log beside the config, never done: looks go on).
+// Volumes in poll mode have no events, and only their reads' consistency to go by.
+inline constexpr std::chrono::seconds kWriterQuiet{2};
+inline constexpr std::chrono::seconds kWriterPatience{30};
 
 struct Seams {
   std::shared_ptr<Filesystem> filesystem;
