@@ -8,7 +8,6 @@
 
 #include "checksummed_content.h"
 #include "hotreload/errors.h"
-#include "hotreload/hub.h"
 
 namespace hotreload::harness {
 
@@ -728,9 +727,10 @@ std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
     return (blind ? poll * (config_.rehash_every + 1) : 2 * poll) + extra_delay_;
   }
   // Lost events, or a silent volume watched in forced events mode: the safety poll. A lost
-  // IN_CLOSE_WRITE leaves its file's writer at work for the hub: looks wait kWriterQuiet.
+  // IN_CLOSE_WRITE leaves its file's writer at work for the hub: looks wait a safety
+  // interval without writes first.
   bool unannounced = needs_safety_poll_ || config_.silent_volume;
-  return (unannounced ? safety + 2 * poll + kWriterQuiet : poll) + extra_delay_;
+  return (unannounced ? 2 * safety + 2 * poll : poll) + extra_delay_;
 }
 
 // The slowest of the watches decides.

@@ -69,14 +69,14 @@ struct Hub::State {
   std::atomic<std::size_t> checks_out{0};  // given to the runner, not returned (in_flight
                                            // forgets a stopped volume's; this does not)
 
-  // Files of a volume with a writer at work (see kWriterQuiet), by volume and path, and the
+  // Files of a volume with a writer at work (see kWriterPatience), by volume and path, and the
   // checks they hold back.
   struct Writer {
     SteadyTime first, last;
     // Until when a look waits for it (none: the writer never stops; looks go on).
-    std::optional<SteadyTime> holds_until() const {
+    std::optional<SteadyTime> holds_until(std::chrono::nanoseconds quiet) const {
       if (last - first >= kWriterPatience) return std::nullopt;
-      return std::min(last + kWriterQuiet, first + kWriterPatience);
+      return std::min(last + quiet, first + kWriterPatience);
     }
   };
   std::map<uint64_t, std::map<std::string, Writer>> writers;
@@ -191,10 +191,12 @@ struct Hub::State {
   // Until when a volume's looks wait for a writer at work, if they do.
   std::optional<SteadyTime> held_until(uint64_t id, SteadyTime now) const {
     auto w = writers.find(id);
-    if (w == writers.end()) return std::nullopt;
+    auto v = volumes.find(id);
+    if (w == writers.end() || v == volumes.end()) return std::nullopt;
+    std::chrono::nanoseconds quiet = v->second->policy().safety_interval;
     std::optional<SteadyTime> until;
     for (const auto& [path, writer] : w->second)
-      if (auto u = writer.holds_until(); u && *u > now) until = std::max(until.value_or(*u), *u);
+      if (auto u = writer.holds_until(quiet); u && *u > now) until = std::max(until.value_or(*u), *u);
     return until;
   }
 
@@ -429,6 +431,7 @@ void Hub::check_all() noexcept {
 void Hub::attach(const std::shared_ptr<Watch>& watch) {
   State& s = *state_;
   watch->detached.store(false, std::memory_order_release);
+  watch->ready.store(false, std::memory_order_release);
   Volume::Policy policy = Volume::Policy::of(watch->options());
   State::VolumeKey key{watch->volume(), policy};
   // The mode the watch will load in: its volume's, or the one a new volume would choose.
@@ -446,9 +449,11 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
   watch->set_start_mode(choice.mode, choice.why);
 
   std::string message;
-  if (std::error_code ec = watch->load(*s.seams.filesystem, *s.seams.clock, message))
+  if (std::error_code ec = watch->look_initial(*s.seams.filesystem, message))
     throw StartError(ec, message);
 
+  // Joins before its callback runs, so that a writer at work meanwhile is seen.
+  Volume::Next next;
   {
     std::lock_guard lock(s.mu);
     SteadyTime now = s.seams.clock->now();
@@ -460,13 +465,33 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
     }
     Volume& v = *s.volumes.at(id->second);
     watch->volume_id = v.id();
-    Volume::Next next = v.join(watch, *s.table, now, *s.logger);
-    watch->announce_loaded();  // before any check of the volume can report on it
-    ++s.watch_count;
-    if (next.check_now) s.mark(v.id(), *next.check_now);
+    next = v.join(watch, *s.table, now, *s.logger);
     if (next.due) s.schedule(v.id(), *next.due);
   }
+  if (std::error_code ec = watch->accept_initial_look(*s.seams.clock, message)) {
+    leave(watch);
+    throw StartError(ec, message);
+  }
+  {
+    std::lock_guard lock(s.mu);
+    watch->ready.store(true, std::memory_order_release);
+    watch->announce_loaded();  // before any check of the volume can report on it
+    ++s.watch_count;
+    if (next.check_now) s.mark(watch->volume_id, *next.check_now);
+  }
   s.seams.events->wake();
+}
+
+// A watch whose initial content was refused leaves the volume it joined for its look.
+void Hub::leave(const std::shared_ptr<Watch>& watch) noexcept {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  watch->detached.store(true, std::memory_order_release);
+  auto v = s.volumes.find(watch->volume_id);
+  if (v == s.volumes.end()) return;
+  std::shared_ptr<Volume> keep = v->second;
+  keep->remove(*watch);
+  if (keep->empty()) s.forget_volume(watch->volume_id);
 }
 
 void Hub::detach(Watch& watch) noexcept {

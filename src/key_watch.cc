@@ -1,5 +1,7 @@
 #include "key_watch.h"
 
+#include <utility>
+
 #include "consistent_read.h"
 #include "hotreload/errors.h"
 
@@ -73,7 +75,7 @@ std::error_code KeyWatch::offerable(const std::string& content) const {
   return {};
 }
 
-std::error_code KeyWatch::load(Filesystem& fs, Clock& clock, std::string& message) {
+std::error_code KeyWatch::look_initial(Filesystem& fs, std::string& message) {
   LookupCache cache(fs);
   Look seen = look(cache, nullptr);
   note_interests(cache, seen.walk.interests);
@@ -82,10 +84,14 @@ std::error_code KeyWatch::load(Filesystem& fs, Clock& clock, std::string& messag
     message = "hotreload: cannot load " + path() + ": " + describe(ec, seen.error_path);
     return ec;
   }
-  const std::string& content = seen.content->bytes;
-  ec = accept_initial(Digest::of(content), [&] { return callback_(content); }, clock, message);
-  if (!ec) signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
-  return ec;
+  initial_ = std::move(seen.content->bytes);
+  signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
+  return {};
+}
+
+std::error_code KeyWatch::accept_initial_look(Clock& clock, std::string& message) {
+  const std::string content = std::exchange(initial_, {});
+  return accept_initial(Digest::of(content), [&] { return callback_(content); }, clock, message);
 }
 
 void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {

@@ -17,7 +17,8 @@ class KeyWatch final : public Watch {
  public:
   KeyWatch(std::string path, Callback callback, Options options);
 
-  std::error_code load(Filesystem& fs, Clock& clock, std::string& message) override;
+  std::error_code look_initial(Filesystem& fs, std::string& message) override;
+  std::error_code accept_initial_look(Clock& clock, std::string& message) override;
   void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) override;
 
  private:
@@ -27,6 +28,7 @@ class KeyWatch final : public Watch {
 
   const Callback callback_;
   std::optional<Signature> signature_;  // of the content last read; reset on failure
+  std::string initial_;                 // between look_initial and accept_initial_look
 };
 
 }  // namespace hotreload

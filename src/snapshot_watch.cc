@@ -253,7 +253,7 @@ std::error_code SnapshotWatch::offerable(const Snapshot& snapshot, const Look& s
   return {};
 }
 
-std::error_code SnapshotWatch::load(Filesystem& fs, Clock& clock, std::string& message) {
+std::error_code SnapshotWatch::look_initial(Filesystem& fs, std::string& message) {
   LookupCache cache(fs);
   Look seen = look(cache, nullptr);
   note_interests(cache, seen.survey.interests);
@@ -268,14 +268,20 @@ std::error_code SnapshotWatch::load(Filesystem& fs, Clock& clock, std::string& m
     message = "hotreload: cannot load " + path() + ": " + describe(ec, where);
     return ec;
   }
+  initial_ = std::move(snapshot);
+  signature_ = std::move(seen.survey.signature);
+  return {};
+}
+
+std::error_code SnapshotWatch::accept_initial_look(Clock& clock, std::string& message) {
+  Snapshot snapshot = std::move(*initial_);
+  initial_.reset();
   decltype(active_) active;
   for (const auto& [key, entry] : snapshot.keys) active.emplace(key, entry.hash);
-  ec = accept_initial(snapshot.hash, [&] { return callback_(snapshot); }, clock, message,
-                      &snapshot);
-  if (ec) return ec;
-  signature_ = std::move(seen.survey.signature);
-  active_ = std::move(active);
-  return {};
+  std::error_code ec = accept_initial(snapshot.hash, [&] { return callback_(snapshot); }, clock,
+                                      message, &snapshot);
+  if (!ec) active_ = std::move(active);
+  return ec;
 }
 
 void SnapshotWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {

@@ -41,7 +41,8 @@ class SnapshotWatch final : public Watch {
  public:
   SnapshotWatch(std::string dir, SnapshotCallback callback, Options options, KeySelection keys);
 
-  std::error_code load(Filesystem& fs, Clock& clock, std::string& message) override;
+  std::error_code look_initial(Filesystem& fs, std::string& message) override;
+  std::error_code accept_initial_look(Clock& clock, std::string& message) override;
   void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) override;
 
  private:
@@ -54,6 +55,7 @@ class SnapshotWatch final : public Watch {
   const KeySelection keys_;
   std::optional<SnapshotSignature> signature_;  // of the snapshot last read
   std::map<std::string, Digest, std::less<>> active_;  // the active snapshot's key hashes
+  std::optional<Snapshot> initial_;  // between look_initial and accept_initial_look
 };
 
 }  // namespace hotreload

@@ -53,6 +53,7 @@ Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
                           SteadyTime now, spdlog::logger& hub_log) {
   std::vector<Interest> found = watch->take_interests();
   DirectoryInodes seen = watch->take_inodes();
+  watch->interests_while_loading = found;
   add(std::move(watch));
   // The content may have changed between the load and the arm: the check is cheap.
   Next next{.check_now = Trigger::event, .due = std::nullopt};
@@ -115,6 +116,11 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
   inodes_.clear();
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
+    if (!w->ready.load(std::memory_order_acquire)) {  // its initial callback is running
+      for (const Interest& i : w->interests_while_loading)
+        if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(i);
+      continue;
+    }
     w->check(cache, clock, trigger, noticed_at);
     for (Interest& i : w->take_interests())
       if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));

@@ -69,8 +69,10 @@ class Volume {
   };
 
   // --- membership (hub lock) ---
-  // A watch joins, loaded: what its load found is armed at once, so that a change made
-  // right after start() already raises an event. Returns the check to run next.
+  // A watch joins once its initial look has read the content, before its callback runs:
+  // what the look found is armed at once, so that a change made meanwhile, or right after
+  // start(), raises an event. Until the watch is ready, checks skip it and keep its
+  // interests. Returns the check to run once it is ready.
   Next join(std::shared_ptr<Watch> watch, KernelWatchTable& table, SteadyTime now,
             spdlog::logger& hub_log);
   void remove(const Watch& watch);

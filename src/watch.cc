@@ -45,7 +45,8 @@ std::string Watch::describe(std::error_code ec, const std::string& where) const 
 std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke, Clock& clock,
                                       std::string& message, Snapshot* snapshot) {
   std::chrono::nanoseconds took{};
-  Verdict verdict = run_callback(invoke, clock, took);
+  Verdict verdict = run_callback(invoke, clock, took, true);
+  if (took > options_.slow_callback) loaded_took_ = took;
   if (!verdict.accepted) {
     message = "hotreload: cannot load " + path_ + ": content rejected: " + verdict.reason;
     return make_error_code(Errc::rejected);
@@ -67,6 +68,8 @@ void Watch::announce_loaded() {
           .snapshot = loaded_snapshot_.get()},
          false, true);
   loaded_snapshot_.reset();
+  if (loaded_took_ > std::chrono::nanoseconds{0})
+    report({.kind = DecisionKind::slow_callback, .callback_duration = loaded_took_}, false, true);
 }
 
 bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
@@ -129,7 +132,8 @@ bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
   return false;
 }
 
-Verdict Watch::run_callback(const Invoke& invoke, Clock& clock, std::chrono::nanoseconds& took) {
+Verdict Watch::run_callback(const Invoke& invoke, Clock& clock, std::chrono::nanoseconds& took,
+                            bool initial) {
   Verdict verdict;
   SteadyTime start = clock.now();
   try {
@@ -149,7 +153,7 @@ Verdict Watch::run_callback(const Invoke& invoke, Clock& clock, std::chrono::nan
   }
   if (!verdict.accepted && verdict.reason.empty()) verdict.reason = "refused by callback";
   took = clock.now() - start;
-  if (took > options_.slow_callback)
+  if (took > options_.slow_callback && !initial)
     report({.kind = DecisionKind::slow_callback, .callback_duration = took});
   return verdict;
 }

@@ -51,9 +51,18 @@ class Watch {
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;
 
-  // The initial load. On failure returns the error and sets message to a sentence naming
-  // the path and the reason.
-  virtual std::error_code load(Filesystem& fs, Clock& clock, std::string& message) = 0;
+  // The initial load, in two steps, so that the hub can arm the kernel watches in between:
+  // a writer at work while the callback runs (a big config parses for seconds) is then
+  // seen, and the first check waits for it. look_initial() reads the content and finds the
+  // interests; accept_initial_look() offers that content to the callback. On failure each
+  // returns the error and sets message to a sentence naming the path and the reason.
+  virtual std::error_code look_initial(Filesystem& fs, std::string& message) = 0;
+  virtual std::error_code accept_initial_look(Clock& clock, std::string& message) = 0;
+  // Both steps, for a watch used without a hub.
+  std::error_code load(Filesystem& fs, Clock& clock, std::string& message) {
+    std::error_code ec = look_initial(fs, message);
+    return ec ? ec : accept_initial_look(clock, message);
+  }
   // Looks and, if the content changed, offers it to the callback. fs is the volume's
   // cache for this check.
   virtual void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) = 0;
@@ -92,6 +101,10 @@ class Watch {
   // Set by the hub when the watch joins a volume and when it leaves it.
   uint64_t volume_id = 0;
   std::atomic<bool> detached{false};
+  // Set by the hub once the callback has accepted the initial content. Until then the
+  // watch is in its volume only for its interests: a check skips it, and keeps these.
+  std::atomic<bool> ready{false};
+  std::vector<Interest> interests_while_loading;
 
  protected:
   using Invoke = std::function<Verdict()>;
@@ -155,7 +168,9 @@ class Watch {
   // rounds; anything else fails at once.
   void look_failed(std::error_code ec, const std::string& where);
   void look_succeeded() { unstable_rounds_ = 0; }
-  Verdict run_callback(const Invoke& invoke, Clock& clock, std::chrono::nanoseconds& took);
+  // initial: the load's callback, whose slowness is said after `loaded`, not before it.
+  Verdict run_callback(const Invoke& invoke, Clock& clock, std::chrono::nanoseconds& took,
+                       bool initial = false);
   // Logs d and hands it to on_decision. From a check (user_mu_ is taken), or under the
   // hub's lock (under_hub_lock: user_mu_ is not taken, since user code may wait for the
   // hub's lock; detached, set under that lock, suffices there).
@@ -174,6 +189,7 @@ class Watch {
   // The accepted initial content, until announce_loaded() reports it.
   std::optional<Digest> loaded_hash_;
   std::unique_ptr<Snapshot> loaded_snapshot_;
+  std::chrono::nanoseconds loaded_took_{0};  // the load's callback, if slow
   bool announced_ = false;  // hub lock
 
   // Hub-thread state.

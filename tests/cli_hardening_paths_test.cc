@@ -428,25 +428,31 @@ BOOST_AUTO_TEST_SUITE_END()
 // 5a: the syntax check parses the whole content; a NUL byte is an error at its offset.
 BOOST_AUTO_TEST_SUITE(cli_syntax_whole_content)
 
-// 5, a writer that truncates the file and rewrites it in place, keeping it open between
-// its writes. A safety poll every 200 ms falls due five times while half the content is
-// on disk; none may offer the half (it is valid YAML: only the writer knows it is not
-// done). The close is the moment to read.
-BOOST_AUTO_TEST_CASE(half_a_file_rewritten_in_place_is_never_offered) {
+// 5, at startup: a writer truncates the file and rewrites it in place while the initial
+// validation runs, and keeps it open between its two halves for 3 s. The first check after
+// `loaded` must not offer the half (valid YAML: only the writer knows it is not done); the
+// close is the moment to read. Before the fix the kernel watch was armed after the
+// validation, so the writes were never seen and the first check read the half.
+BOOST_AUTO_TEST_CASE(half_a_file_rewritten_in_place_at_startup_is_never_offered) {
   TempDir dir;
   const std::string path = dir / "app.yaml";
   std::string whole;
   for (int i = 0; i < 20000; ++i) whole += "key" + std::to_string(i) + ": " + std::to_string(i) + "\n";
   const std::string half = whole.substr(0, whole.size() / 2 + 1);  // ends mid-line: still YAML
   write(path, "v: 1\n");
-  CliProcess cli(kCli, {"watch", "--log-format", "json", "--format", "yaml", "--mode", "events",
-                        "--safety-interval", "200ms", path},
+  TempDir elsewhere;
+  const std::string validating = elsewhere / "validating";
+  CliProcess cli(kCli, {"watch", "--log-format", "json", "--format", "yaml", "--validate-cmd",
+                        "touch " + validating + "; sleep 1", "--validate-timeout", "1m", path},
                  dir / "stderr");
-  BOOST_REQUIRE(cli.wait_event("loaded", path));
+  BOOST_REQUIRE(eventually([&] { return ::access(validating.c_str(), F_OK) == 0; }));
   int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC);
   BOOST_REQUIRE(fd >= 0);
   BOOST_REQUIRE(::write(fd, half.data(), half.size()) == static_cast<ssize_t>(half.size()));
-  std::this_thread::sleep_for(1s);
+  auto loaded = cli.wait_event("loaded", path);
+  BOOST_REQUIRE(loaded);
+  BOOST_TEST((*loaded)["hash"] == sha("v: 1\n"));  // what the look read, before the writer
+  std::this_thread::sleep_for(2s);
   const std::string rest = whole.substr(half.size());
   BOOST_REQUIRE(::write(fd, rest.data(), rest.size()) == static_cast<ssize_t>(rest.size()));
   ::close(fd);

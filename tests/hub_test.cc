@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(a_watch_stopped_from_a_callback_is_not_called_again) {
 // Issue 14 §5: a file truncated and rewritten in place by a writer that keeps it open
 // holds half its new content. Whatever asks for a look meanwhile (here the safety poll,
 // which reads whatever the attributes say), the half is never offered: the look waits for
-// the close, or for the writer to be quiet for kWriterQuiet.
+// the close, or for the writer to be quiet for a whole safety interval.
 struct InPlace {
   Bench b;
   std::vector<std::string> offered;
@@ -170,8 +170,9 @@ struct InPlace {
 
   InPlace() {
     b.sim->apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755});
-    write("/cfg/app.yaml", "v1 whole");
-    b.options.safety_interval = 100ms;
+    apply({.kind = TreeOp::Kind::write_file, .path = "/cfg/app.yaml", .content = "v1 whole",
+           .mode = 0644});
+    b.options.safety_interval = 1s;
     watcher = std::make_unique<FileWatcher>("/cfg/app.yaml", [this](std::string_view c) {
       offered.emplace_back(c);
       return Verdict::accept();
@@ -183,21 +184,20 @@ struct InPlace {
     b.clock->advance(1ms);
     BOOST_REQUIRE(!b.sim->apply(op));
   }
-  void write(const std::string& path, const std::string& content) {
-    apply({.kind = TreeOp::Kind::write_file, .path = path, .content = content, .mode = 0644});
-  }
-  void begin(const std::string& path, const std::string& half) {
-    apply({.kind = TreeOp::Kind::open_trunc, .path = path});
-    apply({.kind = TreeOp::Kind::append, .path = path, .content = half});
+  void append(const std::string& more) {
+    apply({.kind = TreeOp::Kind::append, .path = "/cfg/app.yaml", .content = more});
   }
 };
 
 BOOST_AUTO_TEST_CASE(a_writer_at_work_is_waited_for_until_it_closes) {
   InPlace w;
-  w.begin("/cfg/app.yaml", "v2 ha");
-  w.b.run(1500ms);  // fifteen safety polls fall due; none may read the half
+  w.apply({.kind = TreeOp::Kind::open_trunc, .path = "/cfg/app.yaml"});
+  for (const char* chunk : {"v2", " ", "h", "a", "l"}) {  // a write every 0.8 s
+    w.append(chunk);
+    w.b.run(800ms);  // safety polls fall due; none may read a part
+  }
   BOOST_TEST(w.offered == std::vector<std::string>{"v1 whole"}, boost::test_tools::per_element());
-  w.apply({.kind = TreeOp::Kind::append, .path = "/cfg/app.yaml", .content = "lf"});
+  w.append("f");
   w.apply({.kind = TreeOp::Kind::close, .path = "/cfg/app.yaml"});
   w.b.run();
   BOOST_TEST((w.offered == std::vector<std::string>{"v1 whole", "v2 half"}),
@@ -206,10 +206,11 @@ BOOST_AUTO_TEST_CASE(a_writer_at_work_is_waited_for_until_it_closes) {
 
 BOOST_AUTO_TEST_CASE(a_writer_that_keeps_its_file_open_when_done_is_read_once_quiet) {
   InPlace w;
-  w.begin("/cfg/app.yaml", "v2 done, left open");
-  w.b.run(kWriterQuiet - 100ms);
+  w.apply({.kind = TreeOp::Kind::open_trunc, .path = "/cfg/app.yaml"});
+  w.append("v2 done, left open");
+  w.b.run(900ms);  // a safety poll falls due; the writer has not been quiet for 1 s
   BOOST_TEST(w.offered.size() == 1u);
-  w.b.run(300ms);  // quiet long enough: the safety poll reads it
+  w.b.run(1200ms);  // quiet for a safety interval: the next safety poll reads it
   BOOST_TEST((w.offered == std::vector<std::string>{"v1 whole", "v2 done, left open"}),
              boost::test_tools::per_element());
 }

@@ -58,7 +58,8 @@ struct Bench {
   Volume::Next join(Volume& v, std::shared_ptr<Watch> w) {
     Watch& joined = *w;
     Volume::Next next = v.join(std::move(w), table, clock->now(), *quiet);
-    joined.announce_loaded();  // as the hub does
+    joined.ready = true;  // as the hub does once the callback accepted
+    joined.announce_loaded();
     return next;
   }
   Volume::Next settle(Volume& v, bool announced_late = false) {

@@ -28,10 +28,10 @@ class Watch;
 // A file written in place (IN_MODIFY) and not yet closed holds half its new content, and a
 // look at it then would offer that half (a safety poll, an overflow's re-read, the first
 // check after start). Looks at its volume wait until the writer closes the file, or has
-// not written for kWriterQuiet (a writer that keeps its descriptor open when done), or
-// has been writing for kWriterPatience (a log beside the config, never done: looks go on).
-// Volumes in poll mode have no events, and only their reads' consistency to go by.
-inline constexpr std::chrono::seconds kWriterQuiet{2};
+// not written for a whole safety interval (a writer that keeps its descriptor open when
+// done: the safety poll is the bound on what no event announces), or has been writing for
+// kWriterPatience (a log beside the config, never done: looks go on). Volumes in poll mode
+// have no events, and only their reads' consistency to go by.
 inline constexpr std::chrono::seconds kWriterPatience{30};
 
 struct Seams {
@@ -83,6 +83,7 @@ class HOTRELOAD_EXPORT Hub {
   friend class Watcher;
   void attach(const std::shared_ptr<Watch>& watch);
   void detach(Watch& watch) noexcept;
+  void leave(const std::shared_ptr<Watch>& watch) noexcept;
 
   struct State;
   std::shared_ptr<State> state_;  // shared with checks the runner has not finished
