@@ -24,6 +24,11 @@ CampaignReport run_campaign(const CampaignOptions& options) {
     for (const auto& [r, t] : outcome.tally) {
       report.rows[r].injected += t.injected;
       report.rows[r].checks_passed += t.checks_passed;
+      // A mixed run's faults count for their own rows, and for mixed as a whole.
+      if (row == Row::mixed && r != Row::mixed) {
+        verdict.injected += t.injected;
+        verdict.checks_passed += t.checks_passed;
+      }
     }
     if (outcome.violation && verdict.held) {
       verdict.held = false;

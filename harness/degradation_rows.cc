@@ -21,6 +21,7 @@ std::string_view row_name(Row row) {
     case Row::one_key_invalid: return "one_key_invalid";
     case Row::ancestor_renamed: return "ancestor_renamed";
     case Row::hung: return "hung";
+    case Row::mixed: return "mixed";
   }
   return "?";
 }

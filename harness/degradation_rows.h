@@ -33,16 +33,19 @@ enum class Row : uint8_t {
   // The hub as a whole:
   hung,  // a remote volume's server stops answering: its calls block; the other watches
          // go on, the hung one reports stalled, and converges once the server is back
+  // Faults together, as production has them:
+  mixed,  // every row's faults but hung's, drawn and interleaved in one run, on a volume
+          // that may also be silent, coarse-timestamped or out of inotify watches
 };
 
-inline constexpr std::size_t kRowCount = 17;
+inline constexpr std::size_t kRowCount = 18;
 
 inline constexpr std::array<Row, kRowCount> kAllRows = {
     Row::file_deleted,   Row::dir_deleted,        Row::unreadable,      Row::bad_symlink,
     Row::swap_mid_read,  Row::rejected,           Row::partial_write,   Row::too_large,
     Row::no_events,      Row::lost_events,        Row::inotify_limits,  Row::initial_load,
     Row::torn_publish,   Row::keys_added_removed, Row::one_key_invalid, Row::ancestor_renamed,
-    Row::hung};
+    Row::hung,           Row::mixed};
 
 std::string_view row_name(Row row);
 std::optional<Row> row_from_name(std::string_view name);

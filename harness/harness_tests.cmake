@@ -15,19 +15,21 @@ target_link_libraries(hotreload_harness_tests PRIVATE hotreload_harness rapidche
 target_compile_definitions(hotreload_harness_tests PRIVATE BOOST_TEST_DYN_LINK)
 
 hotreload_add_suites(hotreload_harness_tests ${HOTRELOAD_HARNESS_TEST_SOURCES})
-# RapidCheck: 500 cases per row property, fixed seed in CI so a red run replays. A
+# RapidCheck: 2,000 cases per row property (the mutants' properties run as many: a control
+# that ran fewer could pass where its mutant's search was longer), fixed seed in CI so a
+# red run replays. A
 # sanitizer build looks for memory and thread errors, not for new interleavings: it runs
 # fewer cases and a shorter campaign (each is ~100x slower there).
 if(HOTRELOAD_SANITIZE)
   set(HOTRELOAD_PROPERTY_CASES 100)
   set(HOTRELOAD_CAMPAIGN_OPS 100000)
 else()
-  set(HOTRELOAD_PROPERTY_CASES 500)
+  set(HOTRELOAD_PROPERTY_CASES 2000)
   set(HOTRELOAD_CAMPAIGN_OPS 1000000)
 endif()
 foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read rejected
         partial_write too_large no_events lost_events inotify_limits initial_load
-        torn_publish keys_added_removed one_key_invalid ancestor_renamed)
+        torn_publish keys_added_removed one_key_invalid ancestor_renamed hung mixed)
   set_tests_properties(property_${row} PROPERTIES ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=${HOTRELOAD_PROPERTY_CASES}")
 endforeach()
 
@@ -57,7 +59,7 @@ foreach(mutant ${HOTRELOAD_MUTANTS})
   add_test(NAME mutant_${_name}_property
            COMMAND hotreload_mutant_${_name}_properties --run_test=property_${_row})
   set_tests_properties(mutant_${_name}_property PROPERTIES TIMEOUT 300
-                       ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=1000;HOTRELOAD_EXPECT_INVARIANT=${_invariant}"
+                       ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=${HOTRELOAD_PROPERTY_CASES};HOTRELOAD_EXPECT_INVARIANT=${_invariant}"
                        PASS_REGULAR_EXPRESSION "Falsifiable after [0-9]+ tests.*\n${_invariant}: ")
 endforeach()
 endif()

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   std::string expected;
   CampaignOptions options;
   options.seed = 1;
-  options.runs_max = 240;
+  options.runs_max = 20000;  // the time budget ends a mutant that survives
   options.ops_target = UINT64_MAX;
   options.time_budget = std::chrono::seconds(90);
   options.stop_at_first_failure = true;

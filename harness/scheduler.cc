@@ -72,7 +72,7 @@ SimCommand fs_error(std::mt19937_64& r, int) {
           .error = pick(r, {EACCES, EIO, ESTALE})};
 }
 
-void add_row(Menu& m, Row row) {
+void add_row(Menu& m, Row row, Layout layout) {
   switch (row) {
     case Row::file_deleted:
       m.add(4, [](std::mt19937_64& r, int v) { return writer(K::publish_without_key, r, v); });
@@ -126,6 +126,11 @@ void add_row(Menu& m, Row row) {
       break;
     case Row::too_large:
       m.add(3, [](std::mt19937_64& r, int v) { return writer(K::publish_oversized, r, v); });
+      m.add(2, [](std::mt19937_64& r, int v) {  // at the limit's edge
+        SimCommand c = writer(K::publish_oversized, r, v);
+        c.arg = 1 + static_cast<int>(r() % 2);
+        return c;
+      });
       break;
     case Row::no_events:
       m.add(2, [](std::mt19937_64& r, int) {
@@ -195,6 +200,16 @@ void add_row(Menu& m, Row row) {
       m.add(3, [](std::mt19937_64&, int) { return SimCommand{.kind = K::release_volume}; });
       m.add(4, [](std::mt19937_64& r, int v) { return writer(K::local_save, r, v); });
       break;
+    case Row::mixed:
+      // Every other row's faults, those of rows bound to the other layout excepted (a
+      // dangling ..data means nothing in a plain directory). Not hung's: a hung volume's
+      // run has a world of its own (a local watch beside it, a runner in lockstep).
+      for (Row other : kAllRows) {
+        if (other == Row::mixed || other == Row::hung || other == Row::initial_load) continue;
+        bool bound = layout_for(other, 0) == layout_for(other, 1);
+        if (!bound || layout_for(other, 0) == layout) add_row(m, other, layout);
+      }
+      break;
   }
 }
 
@@ -260,9 +275,10 @@ RunPlan plan_run(uint64_t seed, std::size_t commands) {
   WorldConfig& c = plan.config;
   c.seed = seed;
   c.granularity = std::chrono::nanoseconds(pick(rng, {1, 1, 1000000000, 2000000000}));
-  c.silent_volume = plan.row == Row::no_events;
+  bool mixed = plan.row == Row::mixed;
+  c.silent_volume = plan.row == Row::no_events || (mixed && rng() % 4 == 0);
   c.hung_volume = plan.row == Row::hung;
-  if (plan.row == Row::inotify_limits && rng() % 2 == 0)
+  if ((plan.row == Row::inotify_limits && rng() % 2 == 0) || (mixed && rng() % 4 == 0))
     c.watch_limit_errno = pick(rng, {ENOSPC, EMFILE});
   if (plan.row == Row::initial_load)
     c.initial = static_cast<InitialState>(rng() % kInitialStateCount);
@@ -284,7 +300,7 @@ RunPlan plan_run(uint64_t seed, std::size_t commands) {
 
   Menu menu;
   add_common(menu);
-  add_row(menu, plan.row);
+  add_row(menu, plan.row, c.layout);
   int version = 1;
   for (std::size_t i = 0; i + 1 < commands; ++i) {
     // Now and then a writer puts back an older version: the disk reverts.

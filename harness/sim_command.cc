@@ -44,7 +44,11 @@ std::string to_string(const SimCommand& c) {
     case K::publish: return with_interleave(with_keys("publish v" + v, c.arg), c.interleave);
     case K::publish_corrupt: return with_interleave("publish_corrupt v" + v, c.interleave);
     case K::publish_throwing: return with_interleave("publish_throwing v" + v, c.interleave);
-    case K::publish_oversized: return with_interleave("publish_oversized v" + v, c.interleave);
+    case K::publish_oversized: {
+      static constexpr const char* kSize[] = {"", " (exactly the limit)", " (the limit + 1 byte)"};
+      return with_interleave("publish_oversized v" + v + kSize[static_cast<std::size_t>(c.arg) % 3],
+                             c.interleave);
+    }
     case K::publish_without_key: return with_interleave("publish_without_key", c.interleave);
     case K::publish_bad_key: {
       static const char* bad[] = {"corrupt", "throwing", "oversized", "unreadable"};

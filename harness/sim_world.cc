@@ -906,7 +906,15 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
     case K::publish: publish_as(ContentKind::valid, c.arg); break;
     case K::publish_corrupt: publish_as(ContentKind::corrupt, 0); break;
     case K::publish_throwing: publish_as(ContentKind::throwing, 0); break;
-    case K::publish_oversized: publish_as(ContentKind::oversized, 0); break;
+    case K::publish_oversized: {
+      // Far over the limit, or at its edge: exactly the limit (offerable), one byte over.
+      static constexpr std::size_t kOver[] = {512, 0, 1};
+      auto keys = payload(c.version, ContentKind::valid, 0);
+      keys[kKey] = make_content(c.version, ContentKind::oversized,
+                                config_.read_size_max + kOver[static_cast<std::size_t>(c.arg) % 3]);
+      publish(keys, c.interleave);
+      break;
+    }
     case K::publish_without_key: {
       auto keys = payload(c.version, ContentKind::valid, 0);
       keys.erase(kKey);

@@ -101,16 +101,8 @@ rc::Gen<SimCommand> fs_error(std::vector<int> errnos, std::vector<FsCall> calls)
   });
 }
 
-rc::Gen<SimCommand> command_for(Row row, const Model& m) {
-  std::vector<Entry> e = {
-      {5, writer(K::publish, m)},
-      {1, writer(K::editor_save, m)},
-      {1, plain(K::restore_key)},
-      {5, with_arg(K::run_hub, {0, 5, 30, 300, 1500, 12000})},
-      {1, plain(K::quiesce)},
-      {1, with_arg(K::companion_start, {0, 1, 2})},
-      {1, plain(K::companion_stop)},
-  };
+// A row's own faults and repairs.
+void add_faults(std::vector<Entry>& e, Row row, const Model& m, Layout layout) {
   switch (row) {
     case Row::file_deleted:
       e.push_back({4, writer(K::publish_without_key, m)});
@@ -146,7 +138,11 @@ rc::Gen<SimCommand> command_for(Row row, const Model& m) {
     case Row::partial_write:
       for (int chunks : {1, 2, 3, 4}) e.push_back({1, writer(K::in_place_write, m, chunks)});
       break;
-    case Row::too_large: e.push_back({3, writer(K::publish_oversized, m)}); break;
+    case Row::too_large:
+      e.push_back({3, writer(K::publish_oversized, m)});
+      e.push_back({1, writer(K::publish_oversized, m, 1)});  // exactly the limit
+      e.push_back({1, writer(K::publish_oversized, m, 2)});  // the limit + 1 byte
+      break;
     case Row::no_events:
       e.push_back({2, with_arg(K::stale_attributes, {100, 1000, 3000})});
       e.push_back({2, writer(K::in_place_write, m, 1)});
@@ -184,7 +180,27 @@ rc::Gen<SimCommand> command_for(Row row, const Model& m) {
       e.push_back({3, plain(K::release_volume)});
       e.push_back({4, writer(K::local_save, m)});
       break;
+    case Row::mixed:  // as the scheduler mixes them
+      for (Row other : kAllRows) {
+        if (other == Row::mixed || other == Row::hung || other == Row::initial_load) continue;
+        bool bound = layout_for(other, 0) == layout_for(other, 1);
+        if (!bound || layout_for(other, 0) == layout) add_faults(e, other, m, layout);
+      }
+      break;
   }
+}
+
+rc::Gen<SimCommand> command_for(Row row, const Model& m, Layout layout) {
+  std::vector<Entry> e = {
+      {5, writer(K::publish, m)},
+      {1, writer(K::editor_save, m)},
+      {1, plain(K::restore_key)},
+      {5, with_arg(K::run_hub, {0, 5, 30, 300, 1500, 12000})},
+      {1, plain(K::quiesce)},
+      {1, with_arg(K::companion_start, {0, 1, 2})},
+      {1, plain(K::companion_stop)},
+  };
+  add_faults(e, row, m, layout);
   return weighted(std::move(e));
 }
 
@@ -197,10 +213,12 @@ WorldConfig config_for(Row row) {
   WorldConfig c;
   c.seed = *rc::gen::inRange<uint64_t>(1, 1u << 30);
   c.granularity = *rc::gen::elementOf(std::vector<std::chrono::nanoseconds>{1ns, 1s, 2s});
-  c.silent_volume = row == Row::no_events;
+  bool mixed = row == Row::mixed;
+  c.silent_volume = row == Row::no_events || (mixed && *rc::gen::inRange(0, 4) == 0);
   c.hung_volume = row == Row::hung;
   if (row == Row::inotify_limits)
     c.watch_limit_errno = *rc::gen::elementOf(std::vector{0, ENOSPC, EMFILE});
+  if (mixed) c.watch_limit_errno = *rc::gen::elementOf(std::vector{0, 0, 0, ENOSPC, EMFILE});
   if (row == Row::initial_load)
     c.initial = static_cast<InitialState>(*rc::gen::inRange(0, kInitialStateCount));
   c.layout = layout_for(row, *rc::gen::inRange<uint64_t>(0, 2));
@@ -217,8 +235,8 @@ void row_holds(Row row) {
   SimWorld world(config);
   world.keep_trace(false);
   fail_on(world.start());
-  rc::state::check(Model{}, world, [row](const Model& m) {
-    return rc::gen::map(command_for(row, m), [](SimCommand c) -> std::shared_ptr<const Cmd> {
+  rc::state::check(Model{}, world, [row, layout = config.layout](const Model& m) {
+    return rc::gen::map(command_for(row, m, layout), [](SimCommand c) -> std::shared_ptr<const Cmd> {
       return std::make_shared<Step>(c);
     });
   });
@@ -307,6 +325,10 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(property_hung)
 RC_BOOST_PROP(a_hung_volume_stalls_only_itself_and_resumes, ()) { row_holds(Row::hung); }
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(property_mixed)
+RC_BOOST_PROP(faults_of_every_row_together_keep_every_promise, ()) { row_holds(Row::mixed); }
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace hotreload::harness
