@@ -185,12 +185,6 @@ void SimWorld::record_disk() {
 }
 
 Verdict SimWorld::on_content(std::string_view content) {
-  struct Depth {
-    int& n;
-    explicit Depth(int& d) : n(d) { ++n; }
-    ~Depth() { --n; }
-  } depth(in_callback_);
-  max_in_callback_ = std::max(max_in_callback_, in_callback_);
   auto seen = disk_seq_.find(std::string(content));
   bool was_on_disk = seen != disk_seq_.end();
   // A reader can tell versions apart only if their attributes differ: on 1 ns timestamps
@@ -274,12 +268,6 @@ std::optional<Violation> SimWorld::judge_snapshot(const Snapshot& snapshot) {
 }
 
 Verdict SimWorld::on_snapshot(const Snapshot& snapshot) {
-  struct Depth {
-    int& n;
-    explicit Depth(int& d) : n(d) { ++n; }
-    ~Depth() { --n; }
-  } depth(in_snapshot_callback_);
-  max_in_callback_ = std::max(max_in_callback_, in_snapshot_callback_);
   bool loading = volume_accepted_.empty();
   if (!loading && !pending_violation_) pending_violation_ = judge_snapshot(snapshot);
   std::string hash = snapshot.hash.hex();
@@ -684,7 +672,6 @@ std::optional<Violation> SimWorld::check_safety() {
                                               ") was made on the loop's thread: every watch "
                                               "of the hub would stall behind it"};
   if (!started_) return std::nullopt;
-  if (max_in_callback_ > 1) return Violation{"callback_not_concurrent", "callback re-entered"};
   Status st = status();
   if (accepted_.empty()) return Violation{"active_is_accepted", "nothing was ever accepted"};
   if (!st.hash || !(*st.hash == accepted_.back().digest))

@@ -232,9 +232,6 @@ class SimWorld {
   // The last offer while it stands refused and the file has not changed since: offering
   // it again would break "never again for a content it has just refused".
   std::optional<std::string> last_refused_;
-  int in_callback_ = 0;
-  int max_in_callback_ = 0;
-  int in_snapshot_callback_ = 0;
   bool started_ = false;
 
   // Faults since the last quiesce, which decide how long convergence may take.

@@ -1,8 +1,16 @@
 // Races between a hub's timers and its events, made deterministic: a hub without a thread,
 // a clock that moves only when told, real files and real inotify, and an event source
 // that hands a batch over one wait() late.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <thread>
+
+#include "hotreload/file_watcher.h"
 
 #include "hotreload/hub.h"
 #include "posix/posix_seams.h"
@@ -85,3 +93,54 @@ BOOST_AUTO_TEST_CASE(a_safety_poll_that_races_the_event_of_its_change_keeps_even
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The simulation runs on one thread, so it cannot see two callbacks of one watch at once;
+// real threads can: the hub's (events), the runner's (a volume in poll mode), and callers
+// asking for checks (check_all, as SIGHUP does). Under ThreadSanitizer this also checks
+// every access around them.
+BOOST_AUTO_TEST_SUITE(callbacks_one_at_a_time)
+
+BOOST_AUTO_TEST_CASE(a_watch_callback_never_runs_on_two_threads_at_once) {
+  using namespace std::chrono_literals;
+  auto quiet = std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto hub = Hub::make_posix(quiet);
+  for (Mode mode : {Mode::events, Mode::poll}) {
+    TempDir dir;
+    const std::string path = dir / "app.yaml";
+    write_file(path, "v0");
+    std::atomic<int> inside{0}, most{0}, calls{0};
+    Options o;
+    o.mode = mode;
+    o.poll_interval = std::chrono::milliseconds(5);
+    o.logger = quiet;
+    FileWatcher watcher(path, [&](std::string_view) {
+      int now = ++inside;
+      for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+      }
+      ++calls;
+      std::this_thread::sleep_for(200us);
+      --inside;
+      return Verdict::accept();
+    }, o, hub);
+    watcher.start();
+    std::atomic<bool> writing{true};
+    std::thread asker([&] {
+      while (writing.load()) {
+        hub->check_all();
+        std::this_thread::sleep_for(300us);
+      }
+    });
+    for (int i = 1; i <= 150; ++i) {
+      replace_file(path, "v" + std::to_string(i));
+      std::this_thread::sleep_for(1ms);
+    }
+    writing = false;
+    asker.join();
+    BOOST_TEST(eventually([&] { return watcher.status().hash == Digest::of("v150"); }));
+    BOOST_TEST(most.load() == 1, to_string(mode));
+    BOOST_TEST(calls.load() > 10, to_string(mode) << ": " << calls.load() << " calls");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
