@@ -44,6 +44,11 @@ CampaignReport run_campaign(const CampaignOptions& options) {
     if (options.progress) options.progress(report.runs, report.ops);
     if (outcome.violation && options.stop_at_first_failure) break;
   }
+  for (auto& [row, verdict] : report.rows) {
+    if (verdict.runs == 0 || verdict.injected > 0) continue;
+    verdict.held = false;
+    report.idle_rows.push_back(row);
+  }
   report.wall_seconds = std::chrono::duration<double>(spent()).count();
   return report;
 }

@@ -49,7 +49,9 @@ struct CampaignReport {
   uint64_t ops = 0;
   double wall_seconds = 0;
   std::vector<Failure> failures;  // the first per violated row
-  bool all_held() const { return failures.empty(); }
+  // Rows that ran, but none of whose faults took effect: they prove nothing, and fail.
+  std::vector<Row> idle_rows;
+  bool all_held() const { return failures.empty() && idle_rows.empty(); }
 };
 
 CampaignReport run_campaign(const CampaignOptions& options);

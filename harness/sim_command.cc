@@ -132,4 +132,16 @@ std::optional<Row> fault_row(const SimCommand& c) {
   }
 }
 
+bool arms_a_fault(const SimCommand& c) {
+  using K = SimCommand::Kind;
+  switch (c.kind) {
+    case K::fs_error: case K::swap_mid_read: case K::replace_mid_read:
+    case K::publish_mid_snapshot: case K::stale_attributes: case K::lose_events:
+    case K::duplicate_events: case K::delay_events: case K::reorder_events:
+    case K::overflow_queue: case K::watch_limit:
+      return true;
+    default: return false;
+  }
+}
+
 }  // namespace hotreload::harness

@@ -79,5 +79,9 @@ struct SimCommand {
 std::string to_string(const SimCommand& c);
 // The degradation row whose fault this command injects; none for writers and time.
 std::optional<Row> fault_row(const SimCommand& c);
+// Whether the command only arms a fault that may or may not take effect later (an error
+// for the next calls, a change during the next read, events lost from now on): the world
+// counts what took effect, not the command.
+bool arms_a_fault(const SimCommand& c);
 
 }  // namespace hotreload::harness

@@ -177,6 +177,8 @@ std::error_code SimFilesystem::fault(FsCall call, const std::string& path) {
     std::error_code ec = it->ec;
     if (it->remaining > 0 && --it->remaining == 0) errors_.erase(it);
     ++counts_.errors;
+    if (ec == std::errc::no_such_file_or_directory) ++counts_.enoent_errors;
+    if (ec == std::errc::too_many_symbolic_link_levels) ++counts_.eloop_errors;
     return ec;
   }
   return {};
@@ -263,6 +265,7 @@ Result<std::size_t> SimFilesystem::read_at(uint64_t ino, const std::string& path
     auto change = std::move(mid_read_);
     mid_read_ = nullptr;
     ++counts_.mid_read_changes;
+    if (!mid_read_suffix_.empty()) ++counts_.named_mid_read_changes;
     change();
   }
   return count;

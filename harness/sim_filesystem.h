@@ -46,9 +46,12 @@ struct Peek {
 
 // How many times each kind of fault was actually served to the watcher.
 struct FsFaultCounts {
-  uint64_t errors = 0;
+  uint64_t errors = 0;         // injected errors returned, all errnos
+  uint64_t enoent_errors = 0;  // of which ENOENT
+  uint64_t eloop_errors = 0;   // of which ELOOP
   uint64_t short_reads = 0;
-  uint64_t mid_read_changes = 0;
+  uint64_t mid_read_changes = 0;      // on_next_read() changes that ran, any file
+  uint64_t named_mid_read_changes = 0;  // of which those given a path suffix
   uint64_t stale_answers = 0;
 };
 

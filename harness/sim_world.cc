@@ -786,6 +786,31 @@ std::optional<Violation> SimWorld::quiesce() {
   return std::nullopt;
 }
 
+// Faults armed by a command (an error for the next calls, events lost from now on…) count
+// when they take effect, in whatever step that is, for the row they stand for.
+void SimWorld::count_effects() {
+  const FsFaultCounts& f = fs_->fault_counts();
+  const EventFaultCounts& e = events_->fault_counts();
+  auto took = [this](Row row, uint64_t now, uint64_t& seen) {
+    tally_[row].injected += now - seen;
+    seen = now;
+  };
+  took(Row::file_deleted, f.enoent_errors, seen_fs_.enoent_errors);
+  took(Row::bad_symlink, f.eloop_errors, seen_fs_.eloop_errors);
+  uint64_t other_errors = f.errors - f.enoent_errors - f.eloop_errors;
+  took(Row::unreadable, other_errors, seen_fs_.errors);
+  took(Row::swap_mid_read, f.mid_read_changes - f.named_mid_read_changes, seen_fs_.mid_read_changes);
+  took(Row::torn_publish, f.named_mid_read_changes, seen_fs_.named_mid_read_changes);
+  took(Row::no_events, f.stale_answers, seen_fs_.stale_answers);
+  took(Row::no_events, e.suppressed, seen_events_.suppressed);
+  took(Row::lost_events, e.lost, seen_events_.lost);
+  took(Row::lost_events, e.duplicated, seen_events_.duplicated);
+  took(Row::lost_events, e.delayed, seen_events_.delayed);
+  took(Row::lost_events, e.reordered_batches, seen_events_.reordered_batches);
+  took(Row::lost_events, e.overflows, seen_events_.overflows);
+  took(Row::inotify_limits, e.add_watch_errors, seen_events_.add_watch_errors);
+}
+
 void SimWorld::credit_checks() {
   for (Row row : active_rows_) ++tally_[row].checks_passed;
 }
@@ -993,9 +1018,10 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
     default: inject(c); break;
   }
   if (auto row = fault_row(c)) {
-    ++tally_[*row].injected;
+    if (!arms_a_fault(c)) ++tally_[*row].injected;
     active_rows_.insert(*row);
   }
+  count_effects();
   if (!result) result = check_safety();
   if (!result && c.kind != K::quiesce) credit_checks();
   if (result) note("    VIOLATION " + result->invariant + ": " + result->detail);

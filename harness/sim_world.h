@@ -178,6 +178,7 @@ class SimWorld {
   std::chrono::nanoseconds convergence_bound() const;
   std::chrono::nanoseconds bound_for(ActiveMode mode) const;
   void inject(const SimCommand& c);
+  void count_effects();
   void credit_checks();
   void prepare_initial(InitialState s);
   std::optional<std::string> start_volume();
@@ -245,6 +246,9 @@ class SimWorld {
 
   std::optional<Violation> pending_violation_;
   std::map<Row, RowTally> tally_;
+  // The fault counters as last counted into tally_ (the errors field: those of other errnos).
+  FsFaultCounts seen_fs_;
+  EventFaultCounts seen_events_;
   std::vector<std::string> trace_;
   bool keep_trace_ = true;
   uint64_t ops_ = 0;

@@ -67,6 +67,48 @@ BOOST_AUTO_TEST_CASE(shrinking_keeps_only_the_commands_that_matter) {
   BOOST_TEST(three_accepted(execute(config, shrunk, false)));
 }
 
+// Issue 10 §4: a command that arms a fault counts only when the fault takes effect.
+BOOST_AUTO_TEST_CASE(an_armed_fault_counts_when_it_takes_effect_not_when_it_is_asked_for) {
+  auto injected = [](const std::vector<SimCommand>& commands, Row row) {
+    RunOutcome o = execute(WorldConfig{}, commands, false);
+    BOOST_TEST(!o.violation.has_value());
+    auto t = o.tally.find(row);
+    return t == o.tally.end() ? uint64_t{0} : t->second.injected;
+  };
+  // Nothing is written after the loss is armed: no event to lose.
+  BOOST_TEST(injected({{.kind = K::lose_events, .arg = 5}, {.kind = K::quiesce}}, Row::lost_events) == 0u);
+  BOOST_TEST(injected({{.kind = K::lose_events, .arg = 1}, {.kind = K::publish, .version = 2},
+                       {.kind = K::quiesce}},
+                      Row::lost_events) == 1u);
+  // A swap during the next read, and no read follows; then one that does.
+  BOOST_TEST(injected({{.kind = K::swap_mid_read, .version = 2}, {.kind = K::quiesce}},
+                      Row::swap_mid_read) == 0u);
+  BOOST_TEST(injected({{.kind = K::swap_mid_read, .version = 2}, {.kind = K::publish, .version = 3},
+                       {.kind = K::run_hub, .arg = 5}, {.kind = K::quiesce}},
+                      Row::swap_mid_read) == 1u);
+  // Two failing opens asked for: both happen once the file is read again (and retried).
+  // Quiescing clears what has not taken effect.
+  BOOST_TEST(injected({{.kind = K::fs_error, .arg = 2, .call = FsCall::open, .error = EIO},
+                       {.kind = K::publish, .version = 2}, {.kind = K::run_hub, .arg = 50},
+                       {.kind = K::quiesce}},
+                      Row::unreadable) == 2u);
+}
+
+// A row that ran but whose faults never took effect proves nothing: the campaign fails it.
+BOOST_AUTO_TEST_CASE(a_row_whose_faults_never_took_effect_fails_the_campaign) {
+  uint64_t seed = 1;
+  while (plan_run(run_seed(seed, 0, Row::initial_load), 10).config.initial != InitialState::valid) ++seed;
+  CampaignOptions o;
+  o.seed = seed;
+  o.rows = {Row::initial_load};
+  o.runs_max = 1;
+  o.ops_target = UINT64_MAX;
+  CampaignReport r = run_campaign(o);
+  BOOST_TEST(r.failures.empty());
+  BOOST_TEST((r.idle_rows == std::vector<Row>{Row::initial_load}));
+  BOOST_TEST(!r.all_held());
+}
+
 BOOST_AUTO_TEST_CASE(a_campaign_covers_every_row_and_counts_faults_and_checks) {
   CampaignOptions o;
   o.seed = 5;

@@ -94,7 +94,7 @@ void print_table(const CampaignReport& report) {
   std::cout << "\n" << pad("row", 20) << pad("status", 10) << pad("runs", 8)
             << pad("faults injected", 17) << "checks passed\n";
   for (const auto& [row, v] : report.rows) {
-    std::cout << pad(std::string(row_name(row)), 20) << pad(v.held ? "held" : "VIOLATED", 10)
+    std::cout << pad(std::string(row_name(row)), 20) << pad(v.held ? "held" : v.injected == 0 ? "IDLE" : "VIOLATED", 10)
               << pad(std::to_string(v.runs), 8) << pad(std::to_string(v.injected), 17)
               << v.checks_passed << "\n";
   }
@@ -194,6 +194,9 @@ int harness_command(const HarnessFlags& given) {
       std::cout << "\n" << format_failure(f) << "  replay: hotreload harness --replay " << f.seed
                 << "\n";
     }
+    for (Row row : report.idle_rows)
+      std::cout << "\nrow " << row_name(row) << ": no fault took effect in "
+                << report.rows.at(row).runs << " runs, so they prove nothing\n";
     held = report.all_held();
   }
 
