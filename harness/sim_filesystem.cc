@@ -330,9 +330,15 @@ void SimFilesystem::unlink(uint64_t parent, const std::string& name) {
   Node& n = nodes_.at(ino);
   n.links = 0;
   touch(n, false);
-  bool is_dir = n.type == FileType::directory;
-  notify(parent, IN_DELETE | (is_dir ? IN_ISDIR : 0), name);
-  if (!is_dir) notify(ino, IN_ATTRIB);  // the link count changed
+  if (n.type == FileType::directory) {
+    // As the kernel orders them: the directory's own IN_DELETE_SELF and IN_IGNORED come
+    // before its parent's IN_DELETE|IN_ISDIR.
+    release_inode(ino);
+    notify(parent, IN_DELETE | IN_ISDIR, name);
+    return;
+  }
+  notify(parent, IN_DELETE, name);
+  notify(ino, IN_ATTRIB);  // the link count changed
   release_inode(ino);
 }
 
