@@ -8,6 +8,7 @@ set(HOTRELOAD_HARNESS_TEST_SOURCES
   ${PROJECT_SOURCE_DIR}/tests/sim_filesystem_test.cc
   ${PROJECT_SOURCE_DIR}/tests/harness_scheduler_test.cc
   ${PROJECT_SOURCE_DIR}/tests/harness_properties_test.cc
+  ${PROJECT_SOURCE_DIR}/tests/sim_differential_test.cc
 )
 add_executable(hotreload_harness_tests ${HOTRELOAD_HARNESS_TEST_SOURCES})
 target_link_libraries(hotreload_harness_tests PRIVATE hotreload_harness rapidcheck
@@ -22,9 +23,11 @@ hotreload_add_suites(hotreload_harness_tests ${HOTRELOAD_HARNESS_TEST_SOURCES})
 # fewer cases and a shorter campaign (each is ~100x slower there).
 if(HOTRELOAD_SANITIZE)
   set(HOTRELOAD_PROPERTY_CASES 100)
+  set(HOTRELOAD_DIFFERENTIAL_CASES 50)
   set(HOTRELOAD_CAMPAIGN_OPS 100000)
 else()
   set(HOTRELOAD_PROPERTY_CASES 2000)
+  set(HOTRELOAD_DIFFERENTIAL_CASES 300)
   set(HOTRELOAD_CAMPAIGN_OPS 1000000)
 endif()
 foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read rejected
@@ -32,6 +35,11 @@ foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read reject
         torn_publish keys_added_removed one_key_invalid ancestor_renamed hung mixed)
   set_tests_properties(property_${row} PROPERTIES ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=${HOTRELOAD_PROPERTY_CASES}")
 endforeach()
+
+# The simulation against the kernel (tmpfs, real inotify): generated sequences at a fixed
+# seed; `RC_PARAMS=max_success=5000` for a longer search.
+set_tests_properties(sim_differential PROPERTIES
+                     ENVIRONMENT "RC_PARAMS=seed=20261129 max_success=${HOTRELOAD_DIFFERENTIAL_CASES}")
 
 if(HOTRELOAD_BUILD_MUTANTS)
 # Each mutant breaks one row's decision. Two tests per mutant, each passing only if the

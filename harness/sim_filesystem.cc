@@ -304,6 +304,7 @@ uint64_t SimFilesystem::create(uint64_t parent, const std::string& name, FileTyp
   n.mode = mode & 07777;
   n.data = std::move(data);
   n.parent = parent;
+  n.name = name;
   n.mtime_ns = n.ctime_ns = stamp();
   nodes_.emplace(ino, std::move(n));
   Node& dir = nodes_.at(parent);
@@ -313,9 +314,24 @@ uint64_t SimFilesystem::create(uint64_t parent, const std::string& name, FileTyp
   return ino;
 }
 
+bool SimFilesystem::pinned(uint64_t ino) const {
+  for (const auto& [path, open_ino] : open_writers_)
+    for (uint64_t at = nodes_.at(open_ino).parent; at != 0 && nodes_.count(at);
+         at = at == kRootIno ? 0 : nodes_.at(at).parent)
+      if (at == ino) return true;
+  return false;
+}
+
 void SimFilesystem::release_inode(uint64_t ino) {
   auto it = nodes_.find(ino);
   if (it == nodes_.end() || it->second.links > 0 || it->second.open_count > 0) return;
+  if (it->second.type == FileType::directory && pinned(ino)) {
+    it->second.release_pending = true;
+    return;
+  }
+  // A file still open in it reports to no directory now (its number may be reused).
+  for (const auto& [path, open_ino] : open_writers_)
+    if (nodes_.at(open_ino).parent == ino) nodes_.at(open_ino).parent = 0;
   notify(ino, IN_DELETE_SELF);
   attr_cache_.erase(ino);
   nodes_.erase(it);
@@ -366,22 +382,31 @@ std::error_code SimFilesystem::do_apply(const TreeOp& op) {
       if (it == open_writers_.end()) return err(EBADF);
       uint64_t ino = it->second;
       Node& n = nodes_.at(ino);
-      // The name the file has now (it may have been renamed, or unlinked: then no name).
-      std::string name;
-      if (n.links > 0)
-        for (const auto& [child, child_ino] : nodes_.at(n.parent).children)
-          if (child_ino == ino) name = child;
+      if (op.kind == K::append && op.content.empty()) return {};  // no write(2): no event
+      // Reported to the directory the file was last linked in, under its last name, even
+      // once unlinked (the kernel's dentry keeps both), unless that directory is gone too.
       uint32_t mask = op.kind == K::append ? IN_MODIFY : IN_CLOSE_WRITE;
-      if (op.kind == K::append) {
-        n.data += op.content;
+      if (op.kind == K::append) {  // at the descriptor's offset: not O_APPEND
+        std::size_t& at = writer_offsets_[op.path];
+        if (n.data.size() < at + op.content.size()) n.data.resize(at + op.content.size(), '\0');
+        n.data.replace(at, op.content.size(), op.content);
+        at += op.content.size();
         touch(n, true);
       }
-      if (!name.empty()) notify(n.parent, mask, name);
+      if (n.parent != 0) notify(n.parent, mask, n.name);
       notify(ino, mask);
       if (op.kind == K::close) {
         open_writers_.erase(it);
+        writer_offsets_.erase(op.path);
         --n.open_count;
+        uint64_t above = n.parent;
         release_inode(ino);
+        // The directories it pinned, removed meanwhile, go now, nearest first.
+        while (above != 0 && above != kRootIno && nodes_.count(above)) {
+          uint64_t next = nodes_.at(above).parent;
+          if (nodes_.at(above).release_pending) release_inode(above);
+          above = next;
+        }
       }
       return {};
     }
@@ -393,9 +418,9 @@ std::error_code SimFilesystem::do_apply(const TreeOp& op) {
       n.mode = op.mode & 07777;
       touch(n, false);
       attr_cache_.erase(found->ino);
-      notify(found->parent, IN_ATTRIB | (n.type == FileType::directory ? IN_ISDIR : 0),
-             found->name);
-      notify(found->ino, IN_ATTRIB);
+      uint32_t isdir = n.type == FileType::directory ? IN_ISDIR : 0;
+      notify(found->parent, IN_ATTRIB | isdir, found->name);
+      notify(found->ino, IN_ATTRIB | isdir);  // the kernel flags a directory's own events too
       return {};
     }
     case K::symlink: {
@@ -432,37 +457,47 @@ std::error_code SimFilesystem::do_write(const TreeOp& op, bool keep_open) {
   if (keep_open) {
     ++n.open_count;
     open_writers_[op.path] = ino;
+    writer_offsets_[op.path] = 0;
     return {};
   }
   n.data = op.content;
   touch(n, true);
-  notify(found->parent, IN_MODIFY, found->name);
-  notify(ino, IN_MODIFY);
+  if (!op.content.empty()) {  // write(2) of nothing is not made, and raises nothing
+    notify(found->parent, IN_MODIFY, found->name);
+    notify(ino, IN_MODIFY);
+  }
   notify(found->parent, IN_CLOSE_WRITE, found->name);
   notify(ino, IN_CLOSE_WRITE);
   return {};
 }
 
 std::error_code SimFilesystem::do_rename(const std::string& from, const std::string& to) {
+  // As the kernel does: both parents are looked up before the source itself.
   auto src = resolve(from, false, false);
   if (!src) return src.error();
-  if (src->ino == 0) return err(ENOENT);
   auto dst = resolve(to, false, false);
   if (!dst) return dst.error();
+  if (src->ino == 0) return err(ENOENT);
   if (dst->ino == src->ino) return {};
   const bool src_dir = nodes_.at(src->ino).type == FileType::directory;
+  if (src_dir) {  // a directory cannot move under itself (checked first, as the kernel does)
+    for (uint64_t at = dst->parent;; at = nodes_.at(at).parent) {
+      if (at == src->ino) return err(EINVAL);
+      if (at == kRootIno) break;
+    }
+  }
+  if (dst->ino != 0) {  // nor onto a directory above it (which holds it, so is not empty)
+    for (uint64_t at = src->parent;; at = nodes_.at(at).parent) {
+      if (at == dst->ino) return err(ENOTEMPTY);
+      if (at == kRootIno) break;
+    }
+  }
   if (dst->ino != 0) {
     const Node& d = nodes_.at(dst->ino);
     bool dst_dir = d.type == FileType::directory;
     if (src_dir && !dst_dir) return err(ENOTDIR);
     if (!src_dir && dst_dir) return err(EISDIR);
     if (dst_dir && !d.children.empty()) return err(ENOTEMPTY);
-  }
-  if (src_dir) {  // a directory cannot move under itself
-    for (uint64_t at = dst->parent;; at = nodes_.at(at).parent) {
-      if (at == src->ino) return err(EINVAL);
-      if (at == kRootIno) break;
-    }
   }
   uint32_t cookie = next_cookie_++;
   uint32_t isdir = src_dir ? IN_ISDIR : 0;
@@ -475,9 +510,11 @@ std::error_code SimFilesystem::do_rename(const std::string& from, const std::str
   touch(to_dir, true);
   Node& moved = nodes_.at(src->ino);
   moved.parent = dst->parent;
+  moved.name = dst->name;
   touch(moved, false);
   notify(src->parent, IN_MOVED_FROM | isdir, src->name, cookie);
   notify(dst->parent, IN_MOVED_TO | isdir, dst->name, cookie);
+  if (replaced) notify(replaced, IN_ATTRIB | isdir);  // its link count, before the move's own
   notify(src->ino, IN_MOVE_SELF);
   if (replaced) release_inode(replaced);
   return {};

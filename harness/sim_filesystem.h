@@ -138,8 +138,11 @@ class SimFilesystem final : public Filesystem, public MutableTree {
     std::string data;  // file content or symlink target
     std::map<std::string, uint64_t> children;
     uint64_t parent = 0;
+    std::string name;  // its last name in parent: an unlinked file's open descriptor still
+                       // reports to it, as the kernel's dentry does
     uint32_t links = 1;
     uint32_t open_count = 0;
+    bool release_pending = false;  // a removed directory an open file below still pins
     int64_t mtime_ns = 0;
     int64_t ctime_ns = 0;
   };
@@ -191,6 +194,10 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   uint64_t magic_ = kTmpfsMagic;
   uint32_t reader_uid_ = kReaderUid;
   std::map<std::string, uint64_t> open_writers_;  // open_trunc .. close
+  std::map<std::string, std::size_t> writer_offsets_;  // each one's file offset
+  // Whether an open file lies below directory ino: its dentry pins every directory above
+  // it, whose inode (and IN_DELETE_SELF) then outlives its removal until the close.
+  bool pinned(uint64_t ino) const;
   std::string hang_prefix_;
   std::function<void(const std::string&)> hang_;
 
