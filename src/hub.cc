@@ -128,6 +128,12 @@ struct Hub::State {
   // volumes it concerns that a writer is at work.
   void note_write(const Event& ev, SteadyTime now) {
     table->route(ev, [&](uint64_t id, const std::string& dir) {
+      auto v = volumes.find(id);
+      if (v == volumes.end()) return;
+      const auto& watches = v->second->watches();
+      if (std::none_of(watches.begin(), watches.end(),
+                       [&](const auto& w) { return w->reads(dir, ev.name); }))
+        return;  // not a file any watch reads: an editor's swap file, say
       auto [it, fresh] = writers[id].try_emplace(join_path(dir, ev.name), Writer{now, now});
       it->second.last = now;
     });

@@ -253,6 +253,17 @@ std::error_code SnapshotWatch::offerable(const Snapshot& snapshot, const Look& s
   return {};
 }
 
+// A key of a plain directory, by the selection; in a kubelet volume every name is the
+// kubelet's (and it never writes in place), so the answer does not matter there.
+bool SnapshotWatch::reads(const std::string& dir, const std::string& name) const {
+  if (name.empty()) return true;
+  if (name.front() == '.' && !keys_.hidden) return false;
+  if (dir == path()) return selected(keys_, name);
+  std::string under = path() + "/";
+  if (!dir.starts_with(under)) return true;
+  return selected(keys_, dir.substr(under.size()) + "/" + name);
+}
+
 std::error_code SnapshotWatch::look_initial(Filesystem& fs, std::string& message) {
   LookupCache cache(fs);
   Look seen = look(cache, nullptr);

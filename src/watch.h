@@ -67,6 +67,11 @@ class Watch {
   // cache for this check.
   virtual void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) = 0;
 
+  // Whether a change to name in dir (an event routed here) can change what the watch
+  // reads: a writer at work on a file it never reads holds nothing back (an editor's swap
+  // file beside the keys of a directory). Under the hub's lock.
+  virtual bool reads(const std::string& /*dir*/, const std::string& /*name*/) const { return true; }
+
   // What the last look found, for the volume to act on: the interests, and the inodes
   // their directories had. Handed over: the kernel watch table keeps the only copy.
   std::vector<Interest> take_interests() { return std::exchange(interests_, {}); }

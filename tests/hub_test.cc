@@ -250,4 +250,28 @@ BOOST_AUTO_TEST_CASE(a_writer_that_never_stops_holds_looks_back_for_a_bounded_ti
   BOOST_TEST(keys_offered.size() == 3u);  // at once, though the log goes on
 }
 
+// An editor keeps its swap file open beside the keys and writes it now and then; the
+// swap file is not a key (hidden), so it holds nothing back: a save is read at once.
+BOOST_AUTO_TEST_CASE(a_writer_at_work_on_a_file_no_watch_reads_holds_nothing_back) {
+  Bench b;
+  b.sim->apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755});
+  BOOST_REQUIRE(!b.sim->apply({.kind = TreeOp::Kind::write_file, .path = "/cfg/app.yaml",
+                               .content = "v1", .mode = 0644}));
+  std::vector<std::string> offered;
+  VolumeWatcher watcher("/cfg", [&](const Snapshot& s) {
+    offered.push_back(s.keys.at("app.yaml").content);
+    return Verdict::accept();
+  }, b.options, {}, b.hub);
+  watcher.start();
+  b.run();
+  b.sim->apply({.kind = TreeOp::Kind::open_trunc, .path = "/cfg/.app.yaml.swp"});
+  BOOST_REQUIRE(!b.sim->apply({.kind = TreeOp::Kind::append, .path = "/cfg/.app.yaml.swp",
+                               .content = "swap"}));
+  b.run(100ms);
+  BOOST_REQUIRE(!b.sim->apply({.kind = TreeOp::Kind::write_file, .path = "/cfg/app.yaml",
+                               .content = "v2", .mode = 0644}));
+  b.run(10ms);
+  BOOST_TEST((offered == std::vector<std::string>{"v1", "v2"}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
