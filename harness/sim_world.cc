@@ -475,6 +475,9 @@ std::optional<Violation> SimWorld::start() {
   prepare_initial(s);
   std::optional<std::string> failed = try_start();
   if (s != InitialState::valid) ++tally_[Row::initial_load].injected;
+  // A volume that raises no events is a fault of the whole run, in effect from its start
+  // (auto chooses polling, so no event is ever withheld to count).
+  if (config_.silent_volume) ++tally_[Row::no_events].injected;
   if (s == InitialState::valid) {
     if (failed) return Violation{"start", *failed};
     return check_safety();
