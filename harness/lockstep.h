@@ -29,6 +29,8 @@ class Lockstep final : public CheckRunner {
   Lockstep& operator=(const Lockstep&) = delete;
 
   void run(std::function<void()> task) override;
+  // A task has returned, or is parked (stuck) whenever run() or release() returns.
+  void drain(std::chrono::nanoseconds) noexcept override {}
   void threaded(bool on) { threaded_ = on; }
 
   // From a hung call. Parks the calling task until release() and returns true; returns

@@ -1,5 +1,6 @@
 #include "hotreload/digest.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -16,6 +17,9 @@ Digest Digest::of(std::string_view content) {
     throw std::bad_alloc();
   return d;
 }
+
+// With no option, OPENSSL_init_crypto returns at once and registers nothing.
+void Digest::initialize() noexcept { OPENSSL_init_crypto(OPENSSL_INIT_ADD_ALL_DIGESTS, nullptr); }
 
 std::string Digest::hex() const {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -11,6 +11,7 @@
 #include <thread>
 #include <tuple>
 
+#include "hotreload/digest.h"
 #include "kernel_watch_table.h"
 #include "path_walk.h"
 #include "posix/posix_seams.h"
@@ -68,6 +69,7 @@ struct Hub::State {
   std::map<uint64_t, InFlight> in_flight;
   std::atomic<std::size_t> checks_out{0};  // given to the runner, not returned (in_flight
                                            // forgets a stopped volume's; this does not)
+  std::chrono::nanoseconds longest_stall_timeout{0};  // of any check given to the runner
 
   // Files of a volume with a writer at work (see kWriterPatience), by volume and path, and the
   // checks they hold back.
@@ -262,7 +264,11 @@ struct Hub::State {
         continue;
       }
       bool offloaded = seams.runner && it->second->mode() == ActiveMode::poll;
-      if (offloaded) in_flight[id] = {.since = now, .stall_timeout = it->second->policy().stall_timeout};
+      if (offloaded) {
+        auto timeout = it->second->policy().stall_timeout;
+        in_flight[id] = {.since = now, .stall_timeout = timeout};
+        longest_stall_timeout = std::max<std::chrono::nanoseconds>(longest_stall_timeout, timeout);
+      }
       work.push_back({it->second, trigger, offloaded});
     }
     pending.clear();
@@ -342,12 +348,24 @@ struct Hub::State {
 
 Hub::Hub(Seams seams, std::shared_ptr<spdlog::logger> logger)
     : state_(std::make_shared<State>()) {
+  Digest::initialize();  // OpenSSL's exit-time cleanup then runs after a static hub stops
   state_->seams = std::move(seams);
   state_->logger = logger ? std::move(logger) : default_logger();
   state_->table = std::make_unique<KernelWatchTable>(*state_->seams.events);
 }
 
-Hub::~Hub() { stop_thread(); }
+// A check still with the runner uses the logger and OpenSSL; a hub destroyed at exit
+// (Hub::shared()) waits for it, unless it is stalled: a dead mount must not hold up exit.
+Hub::~Hub() {
+  stop_thread();
+  if (!state_->seams.runner) return;
+  std::chrono::nanoseconds patience;
+  {
+    std::lock_guard lock(state_->mu);
+    patience = state_->longest_stall_timeout;
+  }
+  state_->seams.runner->drain(patience);
+}
 
 std::shared_ptr<Hub> Hub::make_posix(std::shared_ptr<spdlog::logger> logger) {
   auto hub = std::make_shared<Hub>(posix::make_seams(), std::move(logger));

@@ -8,12 +8,15 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "hotreload/file_watcher.h"
 
 #include "hotreload/hub.h"
 #include "posix/posix_seams.h"
+#include "posix/thread_runner.h"
 #include "test_support.h"
 
 using namespace hotreload;
@@ -144,3 +147,58 @@ BOOST_AUTO_TEST_CASE(a_watch_callback_never_runs_on_two_threads_at_once) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+
+// Checks with the runner hash with OpenSSL and log; a hub destroyed at exit (the shared
+// one) must wait for them, but never for one stuck past its stall timeout.
+BOOST_AUTO_TEST_SUITE(hub_exit)
+
+namespace {
+class RecordingRunner final : public CheckRunner {
+ public:
+  void run(std::function<void()> task) override {
+    ++runs;
+    real_.run(std::move(task));
+  }
+  void drain(std::chrono::nanoseconds patience) noexcept override {
+    drains.push_back(patience);
+    real_.drain(patience);
+  }
+  std::atomic<int> runs{0};
+  std::vector<std::chrono::nanoseconds> drains;
+
+ private:
+  posix::ThreadRunner real_;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_destroyed_hub_drains_its_runner_for_the_longest_stall_timeout) {
+  using namespace std::chrono_literals;
+  auto runner = std::make_shared<RecordingRunner>();
+  {
+    Seams seams = posix::make_seams();
+    seams.runner = runner;
+    auto quiet = std::make_shared<spdlog::logger>("quiet", std::make_shared<spdlog::sinks::null_sink_mt>());
+    auto hub = std::make_shared<Hub>(std::move(seams), quiet);
+    hub->start_thread();
+    TempDir dir;
+    write_file(dir / "a.conf", "a");
+    std::filesystem::create_directory(dir / "other");
+    write_file(dir / "other/b.conf", "b");
+    Options slow, fast;
+    slow.mode = fast.mode = Mode::poll;
+    slow.poll_interval = fast.poll_interval = 5ms;
+    slow.logger = fast.logger = quiet;
+    slow.stall_timeout = 7s;
+    fast.stall_timeout = 2s;
+    FileWatcher a(dir / "a.conf", [](std::string_view) { return Verdict::accept(); }, fast, hub);
+    FileWatcher b(dir / "other/b.conf", [](std::string_view) { return Verdict::accept(); }, slow, hub);
+    a.start();
+    b.start();
+    BOOST_REQUIRE(eventually([&] { return runner->runs.load() >= 4; }));
+    BOOST_TEST(runner->drains.empty());
+  }  // the watches stop, then the hub goes
+  BOOST_REQUIRE_EQUAL(runner->drains.size(), 1u);
+  BOOST_TEST((runner->drains[0] == std::chrono::nanoseconds(7s)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

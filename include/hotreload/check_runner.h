@@ -9,9 +9,13 @@
 //
 // Promises of an implementation: run() returns without waiting for the task; every task
 // runs, on a thread that is not the caller's; a task stuck for ever costs one thread and
-// delays no other task.
+// delays no other task. drain(patience) returns once every task given to run() has
+// returned or has been out longer than patience (stuck, maybe for good): a hub that is
+// destroyed at exit waits for the checks still running, which use the logger and OpenSSL,
+// and not for one stuck in a dead mount.
 #pragma once
 
+#include <chrono>
 #include <functional>
 
 #include "hotreload/export.h"
@@ -22,6 +26,7 @@ class HOTRELOAD_EXPORT CheckRunner {
  public:
   virtual ~CheckRunner() = default;
   virtual void run(std::function<void()> task) = 0;
+  virtual void drain(std::chrono::nanoseconds patience) noexcept = 0;
 };
 
 }  // namespace hotreload

@@ -17,6 +17,11 @@ class HOTRELOAD_EXPORT Digest {
   // SHA-256 of content (OpenSSL EVP). Never fails for inputs that fit in memory.
   static Digest of(std::string_view content);
 
+  // Initialises OpenSSL now. OpenSSL frees its tables at exit, in the reverse order of
+  // registration; a Hub constructed after this call (Hub::shared(), a static) is thus
+  // stopped before them, and its thread never hashes into freed tables at exit.
+  static void initialize() noexcept;
+
   std::string hex() const;         // 64 lowercase hex digits
   std::string short_hex() const;   // the first 12, for log lines meant for people
 

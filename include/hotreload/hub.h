@@ -48,6 +48,8 @@ class HOTRELOAD_EXPORT Hub {
   // A hub over the given seams. It runs only when run_once() is called, or after
   // start_thread(). logger receives hub-level decisions (inotify unavailable…).
   explicit Hub(Seams seams, std::shared_ptr<spdlog::logger> logger = nullptr);
+  // Stops the thread, and waits for the checks still with the runner, but not for one out
+  // longer than its stall timeout (stuck in a dead mount, maybe for good).
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;

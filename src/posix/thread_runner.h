@@ -19,6 +19,7 @@ class ThreadRunner final : public CheckRunner {
   ThreadRunner& operator=(const ThreadRunner&) = delete;
 
   void run(std::function<void()> task) override;
+  void drain(std::chrono::nanoseconds patience) noexcept override;
 
  private:
   struct Shared;
