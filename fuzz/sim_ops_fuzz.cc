@@ -93,6 +93,10 @@ SimCommand read_command(FuzzedDataProvider& in, int& version) {
                detail.c_str());
   std::fprintf(stderr, "config: %s\ncommands:\n", describe(config).c_str());
   for (const SimCommand& c : commands) std::fprintf(stderr, "  %s\n", to_string(c).c_str());
+  // The fewest commands that still break the same invariant: what a regression test needs.
+  std::vector<SimCommand> shortest = shrink(config, commands, invariant);
+  std::fprintf(stderr, "shrunk to %zu commands:\n", shortest.size());
+  for (const SimCommand& c : shortest) std::fprintf(stderr, "  %s\n", to_string(c).c_str());
   std::fprintf(stderr, "trace:\n");
   for (const std::string& line : world.trace()) std::fprintf(stderr, "%s\n", line.c_str());
   std::abort();

@@ -381,7 +381,7 @@ std::string describe(const WorldConfig& c) {
   if (c.ancestors_unwatchable) text += ", the directories above it cannot be watched";
   if (c.hung_volume) text += ", its server can stop answering, a local file beside";
   if (c.initial != InitialState::valid) text += ", starts on a " + std::string(to_string(c.initial)) + " file";
-  return text;
+  return text + ", world seed " + std::to_string(c.seed);
 }
 
 }  // namespace hotreload::harness

@@ -154,18 +154,23 @@ struct Hub::State {
   // Events are hints: each marks the volumes it concerns for a check.
   void dispatch(const std::vector<Event>& events, SteadyTime now) {
     std::optional<std::set<std::pair<int, std::string_view>>> done;
+    // A batch with an overflow in it lacks events, maybe the close that would end a write
+    // it shows, wherever the write stands in it (the simulated queue may shuffle a batch).
+    bool overflowed = std::any_of(events.begin(), events.end(),
+                                  [](const Event& ev) { return ev.mask & IN_Q_OVERFLOW; });
+    if (overflowed) {
+      logger->warn("event=overflow detail=\"inotify queue overflowed; checking every watch\"");
+      // The lost events may include an IN_CLOSE_WRITE (so read), and an IN_IGNORED or a
+      // rename that left a directory's descriptor naming another inode (so ask again).
+      // A lost close would hold a look back for nothing: writers are forgotten too.
+      table->forget_all();
+      writers.clear();
+      for (const auto& [id, v] : volumes) mark(id, Trigger::rehash);
+    }
     for (const Event& ev : events) {
-      if (ev.mask & IN_Q_OVERFLOW) {
-        logger->warn("event=overflow detail=\"inotify queue overflowed; checking every watch\"");
-        // The lost events may include an IN_CLOSE_WRITE (so read), and an IN_IGNORED or a
-        // rename that left a directory's descriptor naming another inode (so ask again).
-        // A lost close would hold a look back for nothing: writers are forgotten too.
-        table->forget_all();
-        writers.clear();
-        for (const auto& [id, v] : volumes) mark(id, Trigger::rehash);
-        continue;
-      }
+      if (ev.mask & IN_Q_OVERFLOW) continue;
       if (ev.mask == IN_MODIFY && !ev.name.empty()) {
+        if (overflowed) continue;
         if (!done) done = writers_done(events);
         if (!done->count({ev.wd, ev.name})) note_write(ev, now);
         continue;
