@@ -104,6 +104,17 @@ struct Hub::State {
     if (!inserted) it->second = std::max(it->second, trigger);
   }
 
+  // Takes a watch out of its volume, and the volume out of the hub with its last watch.
+  void take_out(Watch& watch) {
+    watch.detached.store(true, std::memory_order_release);
+    auto v = volumes.find(watch.volume_id);
+    if (v == volumes.end()) return;
+    // Keep it alive past the erase: the map may hold the only other reference to the watch.
+    std::shared_ptr<Volume> keep = v->second;
+    keep->remove(watch);
+    if (keep->empty()) forget_volume(watch.volume_id);
+  }
+
   void forget_volume(uint64_t id) {
     auto v = volumes.find(id);
     if (v == volumes.end()) return;
@@ -515,12 +526,7 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
 void Hub::leave(const std::shared_ptr<Watch>& watch) noexcept {
   State& s = *state_;
   std::lock_guard lock(s.mu);
-  watch->detached.store(true, std::memory_order_release);
-  auto v = s.volumes.find(watch->volume_id);
-  if (v == s.volumes.end()) return;
-  std::shared_ptr<Volume> keep = v->second;
-  keep->remove(*watch);
-  if (keep->empty()) s.forget_volume(watch->volume_id);
+  s.take_out(*watch);
 }
 
 void Hub::detach(Watch& watch) noexcept {
@@ -529,12 +535,8 @@ void Hub::detach(Watch& watch) noexcept {
   uint64_t id = watch.volume_id;
   auto v = s.volumes.find(id);
   if (id == 0 || v == s.volumes.end() || watch.detached.load()) return;
-  watch.detached.store(true, std::memory_order_release);
   --s.watch_count;
-  // Keep it alive past the erase: the map may hold the only other reference to the watch.
-  std::shared_ptr<Volume> keep = v->second;
-  keep->remove(watch);
-  if (keep->empty()) s.forget_volume(id);
+  s.take_out(watch);
   lock.unlock();
   // A callback in flight is waited for; a look stuck on a dead mount is not (what it
   // finds is dropped: the watch is detached).

@@ -121,6 +121,8 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
         if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(i);
       continue;
     }
+    // Only checks of this volume, one at a time, read it: freed by the first after loading.
+    if (!w->interests_while_loading.empty()) std::vector<Interest>().swap(w->interests_while_loading);
     w->check(cache, clock, trigger, noticed_at);
     for (Interest& i : w->take_interests())
       if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
