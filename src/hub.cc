@@ -257,6 +257,12 @@ struct Hub::State {
   // The checks owed now. A volume whose check is still with the runner keeps what it is
   // owed for later; one in poll mode goes to the runner, if there is one.
   std::vector<Work> take_pending(SteadyTime now) {
+    // A volume in poll mode has no events: no close will come to end a write it saw before
+    // it fell back (nor would one reach it), so nothing holds its looks back.
+    std::erase_if(writers, [&](const auto& w) {
+      auto v = volumes.find(w.first);
+      return v == volumes.end() || v->second->mode() == ActiveMode::poll;
+    });
     for (auto h = held.begin(); h != held.end();) {
       if (held_until(h->first, now)) {
         ++h;
