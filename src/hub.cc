@@ -37,6 +37,8 @@ const Event kOverflow{.wd = -1, .mask = IN_Q_OVERFLOW, .cookie = 0, .name = {}};
 // names another file, whose writes are another writer's.
 constexpr uint32_t kWriterDone = IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM;
 constexpr uint32_t kWriterGone = kWriterDone | IN_MOVED_TO | IN_CREATE;
+// A watched directory went: so did its files' writers.
+constexpr uint32_t kDirectoryGone = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED;
 
 }  // namespace
 
@@ -195,6 +197,7 @@ struct Hub::State {
       std::optional<bool> creating;  // a new regular file, still being written
       table->route(ev, [&](uint64_t id, const std::string& dir) {
         if (!ev.name.empty() && (ev.mask & kWriterGone)) forget_writer(id, join_path(dir, ev.name));
+        if (ev.name.empty() && (ev.mask & kDirectoryGone)) forget_writers_in(id, dir);
         if (!ev.name.empty() && (ev.mask & IN_CREATE)) {
           // Its IN_CLOSE_WRITE will follow.
           if (!creating) creating = is_regular_file_creation(ev, dir);
@@ -203,6 +206,19 @@ struct Hub::State {
         mark(id, trigger);
       });
     }
+  }
+
+  // The directory went, and with it every close still to come from its files: a close that
+  // arrives at all (a batch may be shuffled) finds no kernel watch left to route it.
+  void forget_writers_in(uint64_t id, const std::string& dir) {
+    auto w = writers.find(id);
+    if (w == writers.end()) return;
+    std::erase_if(w->second, [&](const auto& writer) {
+      const std::string& path = writer.first;
+      return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/' &&
+             path.find('/', dir.size() + 1) == std::string::npos;
+    });
+    if (w->second.empty()) writers.erase(w);
   }
 
   void forget_writer(uint64_t id, const std::string& path) {
