@@ -18,9 +18,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-FS_ORDER = ["tmpfs", "ext4", "xfs", "btrfs", "overlay", "fuse"]
+FS_ORDER = ["tmpfs", "ext4", "xfs", "btrfs", "overlay", "fuse", "nfs_like"]
 COLORS = {"tmpfs": "#1f77b4", "ext4": "#d62728", "xfs": "#2ca02c", "btrfs": "#9467bd",
-          "overlay": "#ff7f0e", "fuse": "#8c564b"}
+          "overlay": "#ff7f0e", "fuse": "#8c564b", "nfs_like": "#e377c2"}
+# Mounts written underneath, where no event arrives and the watcher runs in mode auto.
+UNDERNEATH = ("fuse", "nfs_like")
 
 
 def load(results):
@@ -114,7 +116,7 @@ def table(runs, results, context):
     out += ["| filesystem | raw inotify | " + " | ".join(title(c) for c in columns) + " |",
             "| --- " * (len(columns) + 2) + "|"]
     for fs in fss:
-        if fs == "fuse":
+        if fs in UNDERNEATH:
             continue
         out.append(f"| {fs} | {lat(find(runs, fs, 'latency/raw_inotify'))} | " +
                    " | ".join(lat(runs[fs].get(c)) for c in columns) + " |")
@@ -123,7 +125,7 @@ def table(runs, results, context):
             "The update lands at a random phase of the interval, so p50 is about half of it; "
             "the target is max ≤ interval + 2 ms. CPU: hub-thread ns per watched file per poll "
             "(stat-only polls, p50; *floor*: the same lstat/readlink syscalls and nothing else). "
-            "On fuse the watcher runs in mode auto, which chose what the label says.", "",
+            "On fuse and nfs_like the watcher runs in mode auto, which chose what the label says.", "",
             "| filesystem | interval | 1 file | 1,000 files | CPU plain file "
             "| floor plain | CPU kubelet key | floor kubelet |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -156,10 +158,10 @@ def table(runs, results, context):
         for mode in ("events", "poll"):
             for n in (1000, 10000):
                 run = runs[fs].get(f"memory/{mode}/watchers:{n}")
-                if fs == "fuse" and mode == "poll":
+                if fs in UNDERNEATH and mode == "poll":
                     run = runs[fs].get(f"memory/auto/watchers:{n}")
                 cells.append(lat(run, ("rss_bytes_per_watcher", "heap_bytes_per_watcher")))
-        out.append(f"| {fs}{' (auto)' if fs == 'fuse' else ''} | " + " | ".join(cells) + " |")
+        out.append(f"| {fs}{' (auto)' if fs in UNDERNEATH else ''} | " + " | ".join(cells) + " |")
 
     if "tmpfs" in runs:
         out += ["", "## Read path on tmpfs: consistent read + SHA-256", "",
@@ -217,7 +219,7 @@ def plot(runs, results, path):
                 continue
             interval = runs[fs][full].get("interval_ms") or interval
             s = [x / 1000 for x in samples(results, fs, full)]
-            if s and not (fs == "fuse" and tag == "poll, 1 file" and
+            if s and not (fs in UNDERNEATH and tag == "poll, 1 file" and
                           any(n.startswith("latency/auto/") for n in runs[fs])):
                 ax.plot(s, [(i + 1) / len(s) for i in range(len(s))], style,
                         color=COLORS[fs], linewidth=1.3, label=f"{fs}, {tag}")

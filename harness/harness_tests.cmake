@@ -77,9 +77,17 @@ if(TARGET hotreload_cli)
   add_test(NAME harness_campaign
            COMMAND hotreload_cli harness --seed 20261126 --ops ${HOTRELOAD_CAMPAIGN_OPS} --time-budget 150s)
   set_tests_properties(harness_campaign PROPERTIES TIMEOUT 300)
-  # The same writers on a real directory: inotify, bindfs (root + FUSE), unreadable as nobody.
+  # The mixed writer on real volumes: tmpfs, ext4 on a loop device, bindfs, the NFS-like
+  # FUSE mount, and unreadable files as nobody; each named volume must run (CI is root).
+  # 100 actions each here; `--real-actions 1000` is the full campaign (a few minutes).
+  if(TARGET nfs_like)
+    set(_nfs_like $<TARGET_FILE:nfs_like>)
+  else()
+    set(_nfs_like nfs_like)  # not built (no libfuse3-dev): the test fails, and says why
+  endif()
   add_test(NAME harness_real_campaign
-           COMMAND hotreload_cli harness --seed 7 --ops 0 --real /tmp)
+           COMMAND hotreload_cli harness --seed 7 --ops 0 --real /tmp --real-actions 100
+                   --real-only tmpfs,ext4,bindfs,nfs_like,unreadable --nfs-like ${_nfs_like})
   set_tests_properties(harness_real_campaign PROPERTIES TIMEOUT 300)
   # A bad flag is a clear sentence and exit code 2.
   add_test(NAME harness_bad_flags COMMAND sh -c

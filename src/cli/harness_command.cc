@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -40,6 +41,27 @@ ParseFn<uint64_t> count_for(const std::string& flag) {
   };
 }
 
+std::vector<std::string> split_names(std::string_view list) {
+  std::vector<std::string> names;
+  for (std::size_t at = 0; at <= list.size();) {
+    std::size_t comma = std::min(list.find(',', at), list.size());
+    names.emplace_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return names;
+}
+
+Parsed<std::string> scenario_list(std::string_view text) {
+  for (const std::string& name : split_names(text)) {
+    const auto& known = real_scenario_names();
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string why = "--real-only: unknown volume \"" + name + "\"; volumes are:";
+    for (const std::string& k : known) why += " " + k;
+    return text_error(why);
+  }
+  return text_value(text);
+}
+
 Parsed<int> row_named(std::string_view text) {
   if (auto row = row_from_name(text)) return static_cast<int>(*row);
   std::string why = "unknown row \"" + std::string(text) + "\"; rows are:";
@@ -74,13 +96,21 @@ void declare_harness_options(CommandLine& cl, CLI::App& app, HarnessFlags& f) {
   cl.value<std::string>(
         app, "--real", [&f](std::string d) { f.real_dir = std::move(d); },
         text_value, "DIR",
-        "then run the same writers on a real directory under DIR (inotify; bindfs over FUSE "
-        "when root; unreadable files as nobody)");
+        "then run the mixed writer on real volumes under DIR: DIR's own filesystem (not as "
+        "root), tmpfs, ext4 on a loop device, bindfs and nfs_like over FUSE (as root), and "
+        "unreadable files (as nobody); one summary line per volume");
+  cl.value(app, "--real-actions", f.real_actions, count_for("--real-actions"), "N",
+           "writer actions per real volume", std::to_string(f.real_actions));
+  cl.value<std::string>(
+        app, "--real-only", [&f](std::string list) { f.real_only = split_names(list); },
+        scenario_list, "LIST",
+        "only these real volumes, comma-separated; each must run, or the harness fails");
+  cl.value<std::string>(
+        app, "--nfs-like", [&f](std::string p) { f.nfs_like = std::move(p); }, text_value,
+        "PATH", "the nfs_like FUSE daemon (built in the build tree's harness/; default: PATH)");
   cl.value<uint64_t>(
         app, "--replay", [&f](uint64_t n) { f.replay = n; }, count_for("--replay"), "SEED",
         "run one seed again, printing its full trace");
-  // Internal: the child that runs the unreadable scenario as nobody (not in --help).
-  app.add_option("--real-only", f.real_only)->group("");
 }
 
 namespace {
@@ -122,7 +152,7 @@ int replay(uint64_t seed, const CampaignOptions& defaults) {
 // Root reads files whatever their mode, so the unreadable scenario runs as nobody: the
 // same binary started through setpriv with an argument vector (no shell: DIR may hold any
 // character).
-void run_unreadable_as_nobody(const std::string& dir, uint64_t seed,
+void run_unreadable_as_nobody(const std::string& dir, uint64_t seed, uint64_t actions,
                               const std::function<void(const std::string&)>& log,
                               bool& held) {
   if (::geteuid() != 0) return;  // the scenario already ran in this process
@@ -147,7 +177,8 @@ void run_unreadable_as_nobody(const std::string& dir, uint64_t seed,
     std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
     status = run_program({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", self,
                           "harness", "--ops", "0", "--seed", std::to_string(seed), "--real",
-                          scratch, "--real-only", "unreadable"},
+                          scratch, "--real-only", "unreadable", "--real-actions",
+                          std::to_string(actions)},
                          false);
     if (status < 0) log("real unreadable: could not start setpriv");
   }
@@ -205,12 +236,28 @@ int harness_command(const HarnessFlags& given) {
     RealCampaignOptions real;
     real.dir = flags.real_dir;
     real.seed = flags.seed;
-    if (!flags.real_only.empty()) real.only = {flags.real_only};
-    // As root, the unreadable scenario runs in a child as nobody (below), not here.
-    else if (::geteuid() == 0) real.only = {"inotify", "bindfs"};
-    RealCampaignReport r = run_real_campaign(real, log);
+    real.rounds = static_cast<int>(std::min<uint64_t>(flags.real_actions, 1u << 30));
+    real.nfs_like = flags.nfs_like;
+    real.only = flags.real_only;
+    bool root = ::geteuid() == 0;
+    // As root, the unreadable scenario runs in a child as nobody (below), not here; and
+    // DIR's own filesystem is left to tmpfs and ext4, which root can mount.
+    if (real.only.empty())
+      real.only = root ? std::vector<std::string>{"tmpfs", "ext4", "bindfs", "nfs_like"}
+                       : std::vector<std::string>{"inotify", "unreadable"};
+    auto nobody = std::find(real.only.begin(), real.only.end(), "unreadable");
+    bool as_nobody = root && (flags.real_only.empty() || nobody != real.only.end());
+    if (root && nobody != real.only.end()) real.only.erase(nobody);
+    RealCampaignReport r =
+        real.only.empty() ? RealCampaignReport{} : run_real_campaign(real, log);
     held = held && r.all_held();
-    if (flags.real_only.empty()) run_unreadable_as_nobody(flags.real_dir, flags.seed, log, held);
+    for (const RealScenario& s : r.scenarios)
+      if (!s.ran && !flags.real_only.empty()) {
+        log("real " + s.name + ": asked for by --real-only, and it did not run");
+        held = false;
+      }
+    if (as_nobody)
+      run_unreadable_as_nobody(flags.real_dir, flags.seed, flags.real_actions, log, held);
   }
   std::cout << "\nseed " << flags.seed << ": " << (held ? "every row held" : "VIOLATED") << "\n";
   return held ? kExitOk : 1;

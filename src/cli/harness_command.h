@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "command_line.h"
 
@@ -27,7 +28,9 @@ struct HarnessFlags {
   std::optional<int> row;  // a harness::Row
   std::string real_dir;
   std::optional<uint64_t> replay;
-  std::string real_only;  // internal: the setpriv child runs one real scenario
+  std::vector<std::string> real_only;  // scenarios named by --real-only: each must run
+  uint64_t real_actions = 1000;
+  std::string nfs_like;  // the nfs_like daemon for that scenario; empty: on PATH
 };
 
 // Declares the harness's flags on app, parsed into f (which must outlive the parse).
