@@ -248,10 +248,23 @@ void* nfs_init(fuse_conn_info*, fuse_config* cfg) {
   return &v;
 }
 
+// An open file that the server no longer has (deleted, or replaced by a rename over its
+// name, underneath): NFS answers ESTALE for its handle, where a local filesystem goes on
+// reading the unlinked inode. (A client's own unlink of an open file is "silly renamed" by
+// NFS and stays readable; here, with hard_remove, it is stale too.)
+int gone_on_server(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return -errno;
+  return st.st_nlink == 0 ? -ESTALE : 0;
+}
+
 int nfs_getattr(const char* path, struct stat* st, fuse_file_info* fi) {
   // The root answers even when stale: a client keeps its mount point after a server restart.
   if (int e = volume().gate.pass(path != nullptr && std::strcmp(path, "/") == 0)) return e;
-  if (fi != nullptr) return result(::fstat(fd_of(fi), st));
+  if (fi != nullptr) {
+    if (int e = gone_on_server(fd_of(fi))) return e;
+    return result(::fstat(fd_of(fi), st));
+  }
   return result(::fstatat(volume().backing, rel(path), st, AT_SYMLINK_NOFOLLOW));
 }
 
@@ -327,6 +340,7 @@ int nfs_open(const char* path, fuse_file_info* fi) {
 
 int nfs_read(const char*, char* buf, size_t size, off_t offset, fuse_file_info* fi) {
   if (int e = volume().gate.pass(false)) return e;
+  if (int e = gone_on_server(fd_of(fi))) return e;
   ssize_t n = ::pread(fd_of(fi), buf, size, offset);
   return n < 0 ? -errno : static_cast<int>(n);
 }
@@ -459,7 +473,8 @@ constexpr const char* kDescription =
     "real-filesystem campaign and benchmarks where the kernel has no NFS client. Towards a "
     "watcher it behaves as NFS does: a change made in BACKING (the server, or another "
     "client) sends no inotify event on the mount; stat may show attributes up to "
-    "--attr-timeout old, while open revalidates them (close-to-open); and a control file "
+    "--attr-timeout old, while open revalidates them (close-to-open); a read of an open "
+    "file deleted or replaced in BACKING fails with ESTALE; and a control file "
     "turns on ESTALE or a hang, as a server restart or an outage does. Everything else "
     "passes through to BACKING, writes included. As root the mount is shared with every "
     "user (allow_other; the kernel checks permissions), as an NFS mount is.\n\n"

@@ -217,6 +217,16 @@ set_mode "$c1" ok
 cmp "$b1/blob" "$m1/blob" || fail "$m1/blob differs after stale"
 pass
 
+check "a handle whose file was replaced in BACKING reads ESTALE, as on NFS; a new open reads the new file"
+printf 'old\n' > "$b1/handle"
+exec 3<"$m1/handle"
+printf 'new\n' > "$b1/handle.tmp" && mv "$b1/handle.tmp" "$b1/handle"
+if cat <&3 >/dev/null 2>"$work/handle.err"; then fail "the replaced file's handle still read"; fi
+exec 3<&-
+grep -q "Stale file handle" "$work/handle.err" || fail "cat said: $(cat "$work/handle.err")"
+[ "$(cat "$m1/handle")" = new ] || fail "a new open read '$(cat "$m1/handle")', not 'new'"
+pass "$(cat "$work/handle.err")"
+
 # --- b. attribute cache ------------------------------------------------------------------
 b2=$work/b2 m2=$work/m2
 mount_foreground "$b2" "$m2" --attr-timeout 2
