@@ -43,6 +43,7 @@ KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
   Look result;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     if (attempt > 0) fs.forget();
+    result.error.clear();  // what the last attempt found is history once it is read again
     result.walk = settled_walk(fs, path());
     if (result.walk.error) {
       result.error = result.walk.error;
@@ -63,9 +64,9 @@ KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
     result.error_path = result.walk.file;
     // The file the walk found is gone or replaced by the time it is opened: the tree moved
     // between the two, which is instability, not absence.
-    if (is_missing(read.error()) || read.error() == std::errc::too_many_symbolic_link_levels)
-      result.error = make_error_code(Errc::unstable);
-    if (result.error != Errc::unstable) return result;
+    if (replaced_since_walk(read.error())) result.error = make_error_code(Errc::unstable);
+    if (result.error != Errc::unstable && !read_again_if_stale(result.error, attempt))
+      return result;
   }
   return result;
 }

@@ -195,14 +195,15 @@ SnapshotWatch::Look SnapshotWatch::look(LookupCache& fs, const SnapshotSignature
         result.error_path = file;
         // Gone or replaced since the survey: a writer at work (a publish removing the old
         // ..<timestamp> directory), not a missing key.
-        if (is_missing(read.error()) || read.error() == std::errc::too_many_symbolic_link_levels)
-          result.error = make_error_code(Errc::unstable);
+        if (replaced_since_walk(read.error())) result.error = make_error_code(Errc::unstable);
         break;
       }
       keys[i].second.file = read->stat;
       result.contents.push_back(std::move(read->bytes));
     }
-    if (result.error && result.error != Errc::unstable) return result;
+    if (result.error && result.error != Errc::unstable &&
+        !read_again_if_stale(result.error, attempt))
+      return result;
     if (result.error) continue;
     // Anything that moved since the survey (a publish: ..data names another directory; a
     // key saved again) was maybe read half before and half after: read it all again.

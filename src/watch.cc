@@ -1,5 +1,7 @@
 #include "watch.h"
 
+#include <cerrno>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +20,15 @@ constexpr int kUnstableRoundsReported = 5;
 
 bool is_missing(std::error_code ec) {
   return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
+}
+
+bool replaced_since_walk(std::error_code ec) {
+  return is_missing(ec) || ec == std::errc::too_many_symbolic_link_levels;
+}
+
+bool read_again_if_stale(std::error_code ec, int attempt) {
+  return ec == std::error_condition(ESTALE, std::generic_category()) &&
+         attempt + 1 < kReadAttempts;
 }
 
 std::shared_ptr<spdlog::logger> default_logger() {

@@ -214,6 +214,12 @@ class Watch {
 inline constexpr int kReadAttempts = 3;
 
 bool is_missing(std::error_code ec);
+// A read's error that says the file the walk found was replaced since: gone (ENOENT), a
+// link where it was (ELOOP). The tree moved: walk and read again, it is no absence.
+bool replaced_since_walk(std::error_code ec);
+// A read's ESTALE: NFS answers it for a handle whose file the server replaced, so it is
+// worth a fresh walk; a server that answers it every time (restarted) is reported as is.
+bool read_again_if_stale(std::error_code ec, int attempt);
 
 std::shared_ptr<spdlog::logger> default_logger();
 

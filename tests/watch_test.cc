@@ -164,6 +164,25 @@ BOOST_AUTO_TEST_CASE(a_writer_at_work_is_retried_before_it_is_an_error) {
   BOOST_TEST(b.decisions.back().error == Errc::unstable);
 }
 
+// NFS answers ESTALE for a handle whose file the server replaced (a publish during the
+// read): a fresh walk finds the new file, and nothing is reported. A server that answers
+// ESTALE to every read (restarted) is reported as such, not as a file that keeps changing.
+BOOST_AUTO_TEST_CASE(a_stale_handle_is_read_again_and_a_stale_server_is_reported) {
+  Bench b;
+  b.write("v2");
+  b.fs.inject_error(FsCall::read, errno_code(ESTALE), "/cfg", 1);
+  b.check(Trigger::rehash);
+  BOOST_TEST(b.count(DecisionKind::read_error) == 0);
+  BOOST_TEST(b.watch.status().hash == Digest::of("v2"));
+
+  b.write("v3");
+  b.fs.inject_error(FsCall::read, errno_code(ESTALE), "/cfg");
+  b.check(Trigger::rehash);
+  BOOST_TEST(b.count(DecisionKind::read_error) == 1);
+  BOOST_TEST((b.decisions.back().error == std::error_condition(ESTALE, std::generic_category())));
+  BOOST_TEST(b.watch.status().hash == Digest::of("v2"));  // the last good content stays
+}
+
 BOOST_AUTO_TEST_CASE(interests_are_handed_over_once) {
   Bench b;
   b.check(Trigger::event);
