@@ -102,7 +102,7 @@ void declare_harness_options(CommandLine& cl, CLI::App& app, HarnessFlags& f) {
   cl.value(app, "--real-actions", f.real_actions, count_for("--real-actions"), "N",
            "writer actions per real volume", std::to_string(f.real_actions));
   cl.value<std::string>(
-        app, "--real-only", [&f](std::string list) { f.real_only = split_names(list); },
+        app, "--real-only", [&f](const std::string& list) { f.real_only = split_names(list); },
         scenario_list, "LIST",
         "only these real volumes, comma-separated; each must run, or the harness fails");
   cl.value<std::string>(
