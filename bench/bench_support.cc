@@ -19,9 +19,11 @@
 #include <iostream>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 
 #include "command_line.h"
 #include "posix_tree.h"
+#include "watch.h"
 #include "writers.h"
 
 namespace hotreload::bench {
@@ -149,9 +151,20 @@ std::string volume_name(std::size_t i) {
 }
 }  // namespace
 
+namespace {
+std::chrono::steady_clock::time_point last_write;
+}  // namespace
+
+void note_files_written() { last_write = std::chrono::steady_clock::now(); }
+
+void wait_until_files_at_rest() {
+  std::this_thread::sleep_until(last_write + kTimestampTickMax + std::chrono::milliseconds(10));
+}
+
 void VolumePool::ensure(std::size_t n) {
   harness::PosixTree tree;
   for (; size_ < n; ++size_) {
+    note_files_written();
     std::string dir = scratch_->write_path() + "/" + volume_name(size_);
     if (::mkdir(dir.c_str(), 0755) != 0)
       throw std::runtime_error("mkdir " + dir + ": " + std::strerror(errno));

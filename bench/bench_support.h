@@ -88,6 +88,12 @@ class VolumePool {
   std::size_t size_ = 0;
 };
 
+// A file read within one timestamp tick of its last change is read again by every poll (a
+// same-size rewrite in that tick shows nothing to stat); files at rest are only stat'ed.
+// Whatever writes files notes it; a poll benchmark waits for them to be at rest.
+void note_files_written();
+void wait_until_files_at_rest();
+
 // A logger that shows warnings and errors (inotify unavailable, overflow, fallback to
 // polling) on stderr but not the per-reload info lines, which would flood the output.
 std::shared_ptr<spdlog::logger> quiet_logger();
@@ -106,7 +112,8 @@ std::chrono::nanoseconds thread_cpu_time();
 class ManualClock final : public Clock {
  public:
   SteadyTime now() const override { return now_; }
-  WallTime wall_now() const override { return WallTime{}; }
+  // Real files are stamped by the real clock.
+  WallTime wall_now() const override { return std::chrono::system_clock::now(); }
   void advance(std::chrono::nanoseconds by) { now_ += by; }
 
  private:

@@ -720,7 +720,11 @@ std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
   // IN_CLOSE_WRITE leaves its file's writer at work for the hub: looks wait a safety
   // interval without writes first.
   bool unannounced = needs_safety_poll_ || config_.silent_volume;
-  return (unannounced ? 2 * safety + 2 * poll : poll) + extra_delay_;
+  if (!unannounced) return poll + extra_delay_;
+  // Safety polls compare attributes: what an attribute cache hides waits for the one in
+  // rehash_every that reads.
+  auto safety_polls = stale_attributes_seen_ ? config_.rehash_every + 1 : 2;
+  return safety * safety_polls + 2 * poll + extra_delay_;
 }
 
 // The slowest of the watches decides.

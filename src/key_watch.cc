@@ -96,7 +96,7 @@ std::error_code KeyWatch::accept_initial_look(Clock& clock, std::string& message
 }
 
 void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
-  Look seen = look(fs, start_check(signature_, trigger));
+  Look seen = look(fs, start_check(signature_, trigger, clock));
   note_interests(fs, std::move(seen.walk.interests));
   Signature now{std::move(seen.walk.signature.links),
                 seen.content ? seen.content->stat : FileStat{}};

@@ -170,6 +170,12 @@ SnapshotWatch::SnapshotWatch(std::string dir, SnapshotCallback callback, Options
                              KeySelection keys)
     : Watch(std::move(dir), true, std::move(options)), callback_(std::move(callback)), keys_(std::move(keys)) {}
 
+int64_t newest_stamp(const SnapshotSignature& s) {
+  int64_t newest = 0;
+  for (const auto& [key, signature] : s.keys) newest = std::max(newest, newest_stamp(signature));
+  return newest;
+}
+
 SnapshotWatch::Look SnapshotWatch::look(LookupCache& fs, const SnapshotSignature* known) {
   Look result;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
@@ -297,7 +303,7 @@ std::error_code SnapshotWatch::accept_initial_look(Clock& clock, std::string& me
 }
 
 void SnapshotWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
-  Look seen = look(fs, start_check(signature_, trigger));
+  Look seen = look(fs, start_check(signature_, trigger, clock));
   note_interests(fs, std::move(seen.survey.interests));
   Snapshot snapshot;
   std::string where;

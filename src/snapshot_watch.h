@@ -24,6 +24,7 @@ struct SnapshotSignature {
   std::vector<std::pair<std::string, Signature>> keys;   // key -> its file's signature, sorted
   friend bool operator==(const SnapshotSignature&, const SnapshotSignature&) = default;
 };
+int64_t newest_stamp(const SnapshotSignature& s);
 
 // A directory's keys, from attributes alone.
 struct SnapshotSurvey {

@@ -94,13 +94,18 @@ SteadyTime Volume::first_due(SteadyTime now) const {
 }
 
 Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
-  Trigger trigger = Trigger::safety_poll;
+  Trigger trigger = Trigger::retry;
   if (retry_due_) {
     retry_due_ = false;
-    trigger = Trigger::retry;
-  } else if (mode_ == ActiveMode::poll) {
+  } else {
+    // Every Nth poll reads what stat cannot vouch for: a same-size rewrite with timestamps
+    // frozen, or stamped by a server's clock behind ours, or hidden by an attribute cache.
     unsigned every = policy_.rehash_every;
-    trigger = every != 0 && ++polls_ % every == 0 ? Trigger::rehash : Trigger::poll;
+    bool reads = every != 0 && ++polls_ % every == 0;
+    if (mode_ == ActiveMode::poll)
+      trigger = reads ? Trigger::rehash : Trigger::poll;
+    else
+      trigger = reads ? Trigger::safety_read : Trigger::safety_poll;
   }
   next_due = now + interval();
   return trigger;

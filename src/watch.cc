@@ -1,5 +1,6 @@
 #include "watch.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -30,6 +31,13 @@ bool read_again_if_stale(std::error_code ec, int attempt) {
   return ec == std::error_condition(ESTALE, std::generic_category()) &&
          attempt + 1 < kReadAttempts;
 }
+
+int64_t wall_ns(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             clock.wall_now().time_since_epoch()).count();
+}
+
+int64_t newest_stamp(const Signature& s) { return std::max(s.file.mtime_ns, s.file.ctime_ns); }
 
 std::shared_ptr<spdlog::logger> default_logger() {
   static const std::shared_ptr<spdlog::logger> logger = [] {

@@ -36,11 +36,22 @@ namespace hotreload {
 enum class Trigger : uint8_t {
   poll,         // poll mode's interval
   safety_poll,  // events mode's slow interval: a change found here was never announced
+  safety_read,  // every Nth safety poll: the same, and read even if the attributes say
+                // nothing changed (a clock that differs from the files', frozen timestamps)
   retry,        // the last read found the file changing under it
   event,        // inotify named something the volume cares about
   rehash,       // every Nth poll, IN_CLOSE_WRITE, an overflow or a new kernel watch: read
                 // and hash even if the attributes say nothing changed
 };
+
+// The coarsest file timestamp a signature is trusted with: a file last read less than this
+// after its newest stamp is read again by the next look (FAT stamps every 2 s; Linux's
+// own filesystems every jiffy, or finer). A stat-only poll is safe past it.
+inline constexpr std::chrono::nanoseconds kTimestampTickMax = std::chrono::seconds(2);
+
+int64_t wall_ns(const Clock& clock);
+// The newest timestamp (mtime or ctime) a signature holds.
+int64_t newest_stamp(const Signature& s);
 
 class Watch {
  public:
@@ -127,13 +138,14 @@ class Watch {
   std::string describe(std::error_code ec, const std::string& where) const;
 
   // The start of a check: the signature to compare a look with, or null when the look
-  // must read anyway (a rehash; the safety poll, since a same-size rewrite within one
-  // timestamp tick leaves the signature as it was, and only the content can tell).
+  // must read anyway: a rehash, or a signature that cannot vouch for the content (see
+  // kTimestampTickMax).
   template <class Sig>
-  const Sig* start_check(const std::optional<Sig>& signature, Trigger trigger) {
+  const Sig* start_check(const std::optional<Sig>& signature, Trigger trigger, Clock& clock) {
     wants_retry_ = false;
     unannounced_change_ = false;
-    bool reads_anyway = trigger == Trigger::rehash || trigger == Trigger::safety_poll;
+    look_started_ns_ = wall_ns(clock);
+    bool reads_anyway = trigger == Trigger::rehash || trigger == Trigger::safety_read || racy_;
     return reads_anyway || !signature ? nullptr : &*signature;
   }
 
@@ -150,9 +162,10 @@ class Watch {
     look_succeeded();
     if (unchanged) return false;
     // A signature that moved with no event to say so: this volume's events cannot be trusted.
-    if (trigger == Trigger::safety_poll && signature && mode() == ActiveMode::events &&
-        !(*signature == now))
+    bool safety = trigger == Trigger::safety_poll || trigger == Trigger::safety_read;
+    if (safety && signature && mode() == ActiveMode::events && !(*signature == now))
       unannounced_change_ = true;
+    racy_ = look_started_ns_ - newest_stamp(now) < kTimestampTickMax.count();
     signature = std::move(now);
     return true;
   }
@@ -167,6 +180,11 @@ class Watch {
   DirectoryInodes inodes_;
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
+  // The signature was read within one timestamp tick of its newest stamp: a same-size
+  // rewrite in that tick would leave it as it is, so only reading can tell (as git's
+  // "racily clean" index entries). The initial look has no clock: it counts as racy.
+  bool racy_ = true;
+  int64_t look_started_ns_ = 0;  // wall clock, as the filesystems stamp files
 
  private:
   // A look that failed: unstable reads ask for a retry and count only after several

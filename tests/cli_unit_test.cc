@@ -184,6 +184,11 @@ BOOST_AUTO_TEST_CASE(watch_arguments_are_parsed_and_combinations_checked) {
   BOOST_TEST(stall.watch.stall_timeout.count() == 2000);
   BOOST_TEST(stall.unhealthy_after_stall.count() == 90'000);
   BOOST_TEST(ok(parse_watch_arguments({"a"})).unhealthy_after_stall.count() == 60'000);
+  BOOST_TEST(ok(parse_watch_arguments({"a"})).watch.rehash_every == 10u);
+  BOOST_TEST(ok(parse_watch_arguments({"--rehash-every", "0", "a"})).watch.rehash_every == 0u);
+  BOOST_TEST(ok(parse_watch_arguments({"--rehash-every", "30", "a"})).watch.rehash_every == 30u);
+  BOOST_TEST(contains(error(parse_watch_arguments({"--rehash-every", "-1", "a"})),
+                      "invalid --rehash-every \"-1\": expected a number of polls"));
   BOOST_TEST(contains(watch_usage(), "Exit codes"));
 }
 

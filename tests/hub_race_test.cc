@@ -27,7 +27,8 @@ namespace {
 class StepClock final : public Clock {
  public:
   SteadyTime now() const override { return now_; }
-  WallTime wall_now() const override { return WallTime{}; }
+  // Real files are stamped by the real clock.
+  WallTime wall_now() const override { return std::chrono::system_clock::now(); }
   void advance(std::chrono::nanoseconds by) { now_ += by; }
 
  private:

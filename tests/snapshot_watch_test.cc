@@ -215,17 +215,26 @@ BOOST_AUTO_TEST_CASE(a_plain_directory_is_its_visible_regular_files) {
   BOOST_TEST(sub);
 }
 
-BOOST_AUTO_TEST_CASE(an_unchanged_survey_reads_nothing_and_a_rehash_reads_anyway) {
+BOOST_AUTO_TEST_CASE(a_trusted_survey_reads_nothing_and_a_rehash_reads_anyway) {
   Bench b;
   b.publish({{"a", "1"}});
   auto w = b.watch();
   BOOST_REQUIRE(!b.load(*w));
   std::size_t reads = 0;
-  b.fs.on_next_read([&] { ++reads; });
-  b.check(*w, Trigger::poll);
-  BOOST_TEST(reads == 0u);
-  b.check(*w, Trigger::rehash);
+  auto count_next_read = [&] { b.fs.on_next_read([&] { ++reads; }); };
+  count_next_read();
+  b.check(*w, Trigger::poll);  // the load had no clock, and came 1 ms after the keys' stamps
   BOOST_TEST(reads == 1u);
+  b.clock->advance(kTimestampTickMax);
+  count_next_read();
+  b.check(*w, Trigger::poll);  // read a tick after the stamps: trusted from now on
+  BOOST_TEST(reads == 2u);
+  count_next_read();
+  b.check(*w, Trigger::poll);
+  b.check(*w, Trigger::safety_poll);
+  BOOST_TEST(reads == 2u);
+  b.check(*w, Trigger::rehash);
+  BOOST_TEST(reads == 3u);
   BOOST_TEST(b.offered.size() == 1u);  // read, same hash: not offered again
 }
 

@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(auto_polls_where_the_filesystem_misses_remote_changes) {
   BOOST_TEST(Volume::choose_mode(b.fs, "/cfg", Mode::poll).mode == ActiveMode::poll);
 }
 
-BOOST_AUTO_TEST_CASE(timers_poll_rehash_every_nth_and_retry_first) {
+BOOST_AUTO_TEST_CASE(timers_poll_read_every_nth_and_retry_first) {
   Bench b;
   Options o = b.options(Mode::poll);
   o.rehash_every = 3;
@@ -143,9 +143,12 @@ BOOST_AUTO_TEST_CASE(timers_poll_rehash_every_nth_and_retry_first) {
   BOOST_TEST((next == now + 100ms));
   BOOST_TEST((v.on_timer(now, next) == Trigger::poll));
   BOOST_TEST((v.on_timer(now, next) == Trigger::rehash));
-  Volume events(2, "/cfg", Volume::Policy::of(b.options()), {});
+  Options eo = b.options();
+  eo.rehash_every = 2;
+  Volume events(2, "/cfg", Volume::Policy::of(eo), {});
   BOOST_TEST((events.on_timer(now, next) == Trigger::safety_poll));
   BOOST_TEST((next == now + 10s));
+  BOOST_TEST((events.on_timer(now, next) == Trigger::safety_read));
   // A look that caught a writer mid-change asks for a retry, which the next timer is.
   b.publish({{"a", "1"}});
   b.join(events, b.key("a", b.options()));

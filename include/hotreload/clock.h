@@ -17,7 +17,9 @@ class HOTRELOAD_EXPORT Clock {
  public:
   virtual ~Clock() = default;
   virtual SteadyTime now() const = 0;
-  // For reports only ("last reload at"): never used to order or schedule anything.
+  // The clock files are stamped with: for reports ("last reload at"), and to tell whether
+  // a file's attributes can vouch for its content yet (a file read within one timestamp
+  // tick of its last change is read again). Never used to order or schedule anything.
   virtual WallTime wall_now() const = 0;
 };
 

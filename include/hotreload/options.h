@@ -20,7 +20,7 @@ struct Decision;
 
 enum class Mode {
   automatic,  // events, unless statfs says the volume misses remote changes (NFS, FUSE…)
-  events,     // inotify, with a slow safety poll behind it
+  events,     // inotify, with a slow stat-only safety poll behind it
   poll,       // stat every poll_interval; a full read every rehash_every-th poll
 };
 
@@ -34,9 +34,12 @@ struct Options {
   Mode mode = Mode::automatic;
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds safety_interval{10000};
-  // In poll mode, every Nth poll reads and hashes even if the stat signature is the
-  // same, to catch same-size rewrites within one mtime tick (coarse-mtime filesystems,
-  // NFS attribute caching). 0 disables.
+  // Polls and safety polls compare attributes (stat); they read and hash a file only when
+  // its attributes changed, or were read within one timestamp tick of the file's last
+  // change (a same-size rewrite in that tick shows nothing to stat). Every Nth poll, and
+  // every Nth safety poll, reads and hashes anyway: for what attributes never show
+  // (timestamps frozen or stamped by a clock behind ours, NFS attribute caching).
+  // 0 disables.
   unsigned rehash_every = 10;
   std::size_t read_size_max = 16u << 20;
   // An empty file is almost always a writer caught mid-truncate; refuse it unless told.

@@ -54,6 +54,16 @@ Parsed<std::string> directory_name(std::string_view text) {
   return text.empty() ? text_error("needs a directory") : text_value(text);
 }
 
+// A count flag's parser, whose error names the flag and what it expects.
+ParseFn<long> count_of(std::string flag, long min, long max, std::string expected) {
+  return [=](std::string_view t) -> Parsed<long> {
+    auto n = whole_number(min, max)(t);
+    if (std::holds_alternative<std::string>(n))
+      return "invalid " + flag + " \"" + std::string(t) + "\": expected " + expected;
+    return n;
+  };
+}
+
 Parsed<pid_t> process_id(std::string_view text) {
   auto n = whole_number(1, 4194304)(text);
   auto* pid = std::get_if<long>(&n);
@@ -143,13 +153,7 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
   hidden->group(group);
   auto* keys_max = cl.value<long>(
       app, "--max-keys", [&c](long n) { c.keys.keys_max = static_cast<std::size_t>(n); },
-      [](std::string_view t) -> Parsed<long> {
-        auto n = whole_number(1, 1'000'000)(t);
-        if (std::holds_alternative<std::string>(n))
-          return "invalid --max-keys \"" + std::string(t) +
-                 "\": expected a number of keys from 1 to 1000000";
-        return n;
-      },
+      count_of("--max-keys", 1, 1'000'000, "a number of keys from 1 to 1000000"),
       "N", "refuse a snapshot of more keys", std::to_string(KeySelection{}.keys_max));
   keys_max->group(group);
   auto* total_max = cl.value(app, "--max-total-size", c.keys.total_size_max, parse_size, "SIZE",
@@ -172,9 +176,18 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
            "how often poll mode looks", format_duration(defaults.poll_interval))
       ->group(group);
   auto* safety = cl.value(app, "--safety-interval", c.watch.safety_interval, parse_duration, "DUR",
-                          "how often events mode looks anyway",
+                          "how often events mode looks anyway, for a change no event announced",
                           format_duration(defaults.safety_interval));
   safety->group(group);
+  cl.value<long>(
+      app, "--rehash-every", [&c](long n) { c.watch.rehash_every = static_cast<unsigned>(n); },
+      count_of("--rehash-every", 0, 1'000'000, "a number of polls from 0 (never) to 1000000"),
+      "N",
+      "polls compare attributes (stat) and read a file only when they changed; every Nth "
+      "poll, and every Nth safety poll, reads and hashes every file anyway, for a rewrite "
+      "stat cannot show (frozen or skewed timestamps, NFS attribute caching). 0: never",
+      std::to_string(defaults.rehash_every))
+      ->group(group);
   cl.value(app, "--stall-timeout", c.watch.stall_timeout, parse_duration, "DUR",
            "a look at a polled volume (NFS, FUSE…) still inside the kernel after this marks "
            "its PATH or DIR stalled (event=stalled, metric stalled_seconds); the other "
@@ -269,12 +282,7 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
   auto* retries = cl.value<long>(
       app, "--webhook-retries",
       [&c](long n) { webhook_of(c).retries = static_cast<unsigned>(n); },
-      [](std::string_view t) -> Parsed<long> {
-        auto n = whole_number(0, 20)(t);
-        if (std::holds_alternative<std::string>(n))
-          return "invalid --webhook-retries \"" + std::string(t) + "\": expected a number from 0 to 20";
-        return n;
-      },
+      count_of("--webhook-retries", 0, 20, "a number from 0 to 20"),
       "N", "retries after a failure, with backoff 0.5s, 1s, 2s…",
       std::to_string(webhook_defaults.retries));
   retries->group(group);
