@@ -71,6 +71,17 @@ KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
   return result;
 }
 
+bool KeyWatch::unchanged_since_last_look(LookupCache& fs, Trigger trigger) {
+  if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
+  if (!signature_ || racy_ || file_.empty()) return false;
+  for (const Link& link : signature_->links) {
+    auto target = fs.readlink(link.path);
+    if (!target || *target != link.target) return false;
+  }
+  auto now = fs.lstat(file_);
+  return now && *now == signature_->file;
+}
+
 std::error_code KeyWatch::offerable(const std::string& content) const {
   if (content.empty() && !options().allow_empty) return make_error_code(Errc::empty_file);
   return {};
@@ -87,6 +98,7 @@ std::error_code KeyWatch::look_initial(Filesystem& fs, std::string& message) {
   }
   initial_ = std::move(seen.content->bytes);
   signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
+  file_ = std::move(seen.walk.file);
   return {};
 }
 
@@ -100,8 +112,11 @@ void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime 
   note_interests(fs, std::move(seen.walk.interests));
   Signature now{std::move(seen.walk.signature.links),
                 seen.content ? seen.content->stat : FileStat{}};
-  if (!settle_look(signature_, trigger, seen.error, seen.error_path, seen.unchanged, std::move(now)))
-    return;
+  bool read = settle_look(signature_, trigger, seen.error, seen.error_path, seen.unchanged,
+                          std::move(now));
+  if (seen.error) file_.clear();
+  if (!read) return;
+  file_ = std::move(seen.walk.file);
   const std::string& content = seen.content->bytes;
   if (std::error_code ec = offerable(content)) {
     fail(ec, path());

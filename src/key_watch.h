@@ -20,6 +20,9 @@ class KeyWatch final : public Watch {
   std::error_code look_initial(Filesystem& fs, std::string& message) override;
   std::error_code accept_initial_look(Clock& clock, std::string& message) override;
   void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) override;
+  // Each link of the signature still names its target, and the file the walk ended at has
+  // the signature's attributes: readlinks and one lstat, shared by the keys of a volume.
+  bool unchanged_since_last_look(LookupCache& fs, Trigger trigger) override;
 
  private:
   struct Look;
@@ -28,6 +31,7 @@ class KeyWatch final : public Watch {
 
   const Callback callback_;
   std::optional<Signature> signature_;  // of the content last read; reset on failure
+  std::string file_;                    // the regular file that content was read from
   std::string initial_;                 // between look_initial and accept_initial_look
 };
 

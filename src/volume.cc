@@ -111,14 +111,32 @@ Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
   return trigger;
 }
 
+// A poll of a volume at rest costs what it takes to see that nothing moved: each watch's
+// shortcut, with the volume's ..data read once. Anything in doubt, and every other trigger,
+// checks every watch in full.
+bool Volume::unchanged(LookupCache& cache, Trigger trigger,
+                       const std::vector<std::shared_ptr<Watch>>& watches) {
+  if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
+  for (const auto& w : watches) {
+    if (w->detached.load(std::memory_order_acquire)) continue;
+    if (!w->ready.load(std::memory_order_acquire) || !w->interests_while_loading.empty())
+      return false;
+    if (!w->unchanged_since_last_look(cache, trigger)) return false;
+  }
+  return true;
+}
+
 void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at,
                    const std::vector<std::shared_ptr<Watch>>& watches) {
   LookupCache cache(fs);
-  std::vector<Interest> wanted;
-  add_anchor(dir_, wanted);
   wants_retry_ = false;
   unannounced_change_ = false;
   inodes_.clear();
+  interests_.clear();
+  at_rest_ = unchanged(cache, trigger, watches);
+  if (at_rest_) return;  // what is armed stands
+  std::vector<Interest> wanted;
+  add_anchor(dir_, wanted);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
     if (!w->ready.load(std::memory_order_acquire)) {  // its initial callback is running
@@ -183,7 +201,7 @@ Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime 
   if (mode_ == ActiveMode::events && unannounced_change_ && !announced_late) {
     fall_back_to_poll(table, "safety poll found a change that no event announced", false);
     next.due = now + policy_.poll_interval;
-  } else if (mode_ == ActiveMode::events) {
+  } else if (mode_ == ActiveMode::events && !at_rest_) {
     // A directory that went between the look and the arm: look again shortly.
     if (arm(table, std::exchange(interests_, {}), inodes_, hub_log, now, next))
       wants_retry_ = true;

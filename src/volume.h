@@ -109,6 +109,8 @@ class Volume {
   // directory went between the look and the arm.
   bool arm(KernelWatchTable& table, std::vector<Interest> wanted, const DirectoryInodes& seen,
            spdlog::logger& hub_log, SteadyTime now, Next& next);
+  bool unchanged(LookupCache& cache, Trigger trigger,
+                 const std::vector<std::shared_ptr<Watch>>& watches);
   std::chrono::nanoseconds interval() const;
   std::chrono::nanoseconds retry_delay() const;
 
@@ -127,6 +129,7 @@ class Volume {
   DirectoryInodes inodes_;  // of interests_' directories, as the check saw them
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
+  bool at_rest_ = false;  // every watch's shortcut said nothing moved: nothing to arm
 };
 
 }  // namespace hotreload

@@ -78,6 +78,13 @@ class Watch {
   // cache for this check.
   virtual void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) = 0;
 
+  // A poll's shortcut, before any check: true if a few calls (no walk) show that nothing
+  // the watch reads changed since its last look, which then stands, interests and all.
+  // False whenever in doubt: the volume then checks every watch in full.
+  virtual bool unchanged_since_last_look(LookupCache& /*fs*/, Trigger /*trigger*/) {
+    return false;
+  }
+
   // Whether a change to name in dir (an event routed here) can change what the watch
   // reads: a writer at work on a file it never reads holds nothing back (an editor's swap
   // file beside the keys of a directory). Under the hub's lock.

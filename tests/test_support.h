@@ -136,7 +136,7 @@ class Recorder {
   std::vector<std::string> accepted_;
 };
 
-// Another Filesystem, counting the lstat and readlink calls made through it, per path.
+// Another Filesystem, counting the lstat, readlink and open calls made through it, per path.
 class CountingFilesystem final : public Filesystem {
  public:
   explicit CountingFilesystem(Filesystem& fs) : fs_(fs) {}
@@ -148,14 +148,17 @@ class CountingFilesystem final : public Filesystem {
     ++readlinks[p];
     return fs_.readlink(p);
   }
-  Result<std::unique_ptr<OpenFile>> open(const std::string& p) override { return fs_.open(p); }
+  Result<std::unique_ptr<OpenFile>> open(const std::string& p) override {
+    ++opens[p];
+    return fs_.open(p);
+  }
   Result<std::vector<std::string>> read_directory(const std::string& p) override {
     return fs_.read_directory(p);
   }
   Result<uint64_t> filesystem_type(const std::string& p) override {
     return fs_.filesystem_type(p);
   }
-  std::map<std::string, int> lstats, readlinks;
+  std::map<std::string, int> lstats, readlinks, opens;
 
  private:
   Filesystem& fs_;

@@ -86,6 +86,43 @@ BOOST_AUTO_TEST_CASE(a_check_resolves_data_once_for_every_key) {
   for (const auto& [name, content] : keys) BOOST_TEST(counting.readlinks["/cfg/" + name] == 1);
 }
 
+// A volume at rest, read past its files' timestamp tick: a poll or safety poll reads ..data
+// once and, per key, its link and one lstat of the file — no walk — and arms nothing (what
+// is armed stands). A publish, a rehash or an event takes the full check.
+BOOST_AUTO_TEST_CASE(a_poll_of_a_volume_at_rest_takes_the_shortcut) {
+  Bench b;
+  std::map<std::string, std::string> keys{{"a", "1"}, {"b", "2"}, {"c", "3"}};
+  b.publish(keys);
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  for (const auto& [name, content] : keys) b.join(v, b.key(name, b.options()));
+  b.clock->advance(kTimestampTickMax);
+  v.check(b.fs, *b.clock, Trigger::poll, b.clock->now(), v.watches());  // reads: now trusted
+  b.settle(v);
+  auto calls_of = [&](Trigger trigger) {
+    CountingFilesystem counting(b.fs);
+    v.check(counting, *b.clock, trigger, b.clock->now(), v.watches());
+    b.settle(v);
+    return counting;
+  };
+  for (Trigger t : {Trigger::poll, Trigger::safety_poll}) {
+    auto c = calls_of(t);
+    BOOST_TEST(c.readlinks["/cfg/..data"] == 1);
+    BOOST_TEST(c.lstats["/cfg"] == 0);  // no walk
+    BOOST_TEST(c.lstats["/cfg/a"] == 0);
+    BOOST_TEST(c.readlinks["/cfg/a"] == 1);
+    BOOST_TEST(c.lstats["/cfg/" + *b.fs.read_link("/cfg/..data") + "/a"] == 1);
+    BOOST_TEST(c.opens.empty());
+    BOOST_TEST(b.table.watched("/cfg"));  // what was armed stands
+  }
+  for (Trigger t : {Trigger::safety_read, Trigger::rehash, Trigger::event})
+    BOOST_TEST(calls_of(t).lstats["/cfg"] == 1);  // walked in full
+  std::size_t offers = b.decisions.size();
+  b.clock->advance(kTimestampTickMax);
+  b.publish({{"a", "1"}, {"b", "changed"}, {"c", "3"}});
+  BOOST_TEST(calls_of(Trigger::poll).lstats["/cfg"] == 1);  // ..data moved: in full
+  BOOST_TEST(b.decisions.size() == offers + 1);  // b reloaded
+}
+
 BOOST_AUTO_TEST_CASE(a_kubelet_volume_holds_one_kernel_watch_and_none_on_its_payload) {
   Bench b;
   b.publish({{"a", "1"}, {"b", "1"}});

@@ -168,6 +168,33 @@ BOOST_AUTO_TEST_CASE(a_signature_is_trusted_once_read_a_timestamp_tick_after_its
   BOOST_TEST(b.offered.size() == 2u);  // v2 once
 }
 
+// The poll's shortcut vouches only for a trusted signature whose file still has it.
+BOOST_AUTO_TEST_CASE(the_shortcut_holds_only_for_a_trusted_signature_at_rest) {
+  Bench b;
+  auto shortcut = [&](Trigger t) {
+    LookupCache cache(b.fs);
+    return b.watch.unchanged_since_last_look(cache, t);
+  };
+  BOOST_TEST(!shortcut(Trigger::poll));  // racy: the load came 1 ms after v1's stamp
+  b.clock->advance(kTimestampTickMax);
+  b.check(Trigger::poll);
+  BOOST_TEST(shortcut(Trigger::poll));
+  BOOST_TEST(shortcut(Trigger::safety_poll));
+  for (Trigger t : {Trigger::safety_read, Trigger::retry, Trigger::event, Trigger::rehash})
+    BOOST_TEST(!shortcut(t));
+  b.write("v2");  // same size, a later stamp
+  BOOST_TEST(!shortcut(Trigger::poll));
+  b.check(Trigger::event);
+  b.clock->advance(kTimestampTickMax);
+  b.check(Trigger::poll);
+  BOOST_TEST(shortcut(Trigger::poll));
+  b.fs.apply({.kind = TreeOp::Kind::remove, .path = "/cfg/app.yaml"});
+  BOOST_TEST(!shortcut(Trigger::poll));
+  b.check(Trigger::poll);  // missing: no signature to vouch for
+  b.write("v2");
+  BOOST_TEST(!shortcut(Trigger::poll));
+}
+
 // Whole-second timestamps: a same-size rewrite in the second of the last read leaves every
 // attribute as it was, and the next stat-only poll still finds it.
 BOOST_AUTO_TEST_CASE(a_same_size_rewrite_in_the_tick_of_the_last_read_is_found_by_a_poll) {
