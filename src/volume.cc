@@ -90,7 +90,18 @@ std::chrono::nanoseconds Volume::retry_delay() const {
 SteadyTime Volume::first_due(SteadyTime now) const {
   uint64_t spread = (id_ * 0x9E3779B97F4A7C15ull) >> 54;  // 0..1023
   auto full = interval();
-  return now + full - full * static_cast<int64_t>(spread) / 2048;
+  return on_grid(now + full - full * static_cast<int64_t>(spread) / 2048);
+}
+
+// Safety polls spread evenly would wake the hub once per volume: 1,000 volumes, 100 times a
+// second. Rounded down to a grid of 1/16 of the interval (at most 1 s), the polls that fall
+// due close together share a wakeup. Earlier, never later; polls keep their exact times.
+SteadyTime Volume::on_grid(SteadyTime t) const {
+  if (mode_ != ActiveMode::events) return t;
+  auto grain = std::min<std::chrono::nanoseconds>(policy_.safety_interval / 16, 1s);
+  if (grain <= 0ns) return t;
+  auto since_epoch = t.time_since_epoch();
+  return SteadyTime(since_epoch - since_epoch % grain);
 }
 
 Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
@@ -107,7 +118,7 @@ Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
     else
       trigger = reads ? Trigger::safety_read : Trigger::safety_poll;
   }
-  next_due = now + interval();
+  next_due = on_grid(now + interval());
   return trigger;
 }
 

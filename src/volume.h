@@ -112,6 +112,7 @@ class Volume {
   bool unchanged(LookupCache& cache, Trigger trigger,
                  const std::vector<std::shared_ptr<Watch>>& watches);
   std::chrono::nanoseconds interval() const;
+  SteadyTime on_grid(SteadyTime t) const;
   std::chrono::nanoseconds retry_delay() const;
 
   const uint64_t id_;
