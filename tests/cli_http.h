@@ -4,7 +4,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +25,7 @@ class ReloadEndpoint {
     server_.Post("/-/reload", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu_);
       bodies_.push_back(req.body);
+      connections_.insert(req.remote_addr + ":" + std::to_string(req.remote_port));
       if (failures_left_ > 0) {
         --failures_left_;
         res.status = 503;
@@ -43,6 +46,13 @@ class ReloadEndpoint {
     std::lock_guard lock(mu_);
     return bodies_;
   }
+  // The client connections the bodies came on.
+  std::size_t connections() {
+    std::lock_guard lock(mu_);
+    return connections_.size();
+  }
+  // Idle connections are closed after this long (httplib's default is 5 s).
+  void close_idle_after(std::chrono::seconds t) { server_.set_keep_alive_timeout(t.count()); }
 
  private:
   httplib::Server server_;
@@ -51,6 +61,7 @@ class ReloadEndpoint {
   std::mutex mu_;
   int failures_left_;
   std::vector<std::string> bodies_;
+  std::set<std::string> connections_;
 };
 
 inline std::vector<PromSample> scrape(int port, const std::string& path = "/metrics") {

@@ -286,6 +286,33 @@ BOOST_AUTO_TEST_CASE(the_webhook_is_retried_until_the_service_accepts) {
   for (const auto& l : cli.lines()) BOOST_TEST(!contains(l, "action_failed"));
 }
 
+// Reloads after the first reuse the connection (no handshake in the way), and one the
+// service closed while idle is opened again without a failed attempt.
+BOOST_AUTO_TEST_CASE(the_webhook_keeps_its_connection_and_reopens_a_closed_one) {
+  ReloadEndpoint endpoint(/*failures_first=*/0);
+  endpoint.close_idle_after(std::chrono::seconds(2));
+  KubeletVolume vol({{"app.yaml", "v: 1\n"}});
+  const std::string path = vol.key("app.yaml");
+  CliProcess cli(kCli, {"watch", "--log-format", "json", "--webhook", endpoint.url(), path},
+                 vol.scratch("stderr"));
+  BOOST_REQUIRE(cli.wait_event("loaded", path));
+  for (int v = 2; v <= 5; ++v) {
+    vol.publish({{"app.yaml", "v: " + std::to_string(v) + "\n"}});
+    BOOST_REQUIRE(eventually([&] { return endpoint.bodies().size() >= std::size_t(v - 1); }));
+  }
+  // Four POSTs in quick succession: one connection (two if the machine stalled 2 s between
+  // two of them); a client without keep-alive opens four.
+  std::size_t kept = endpoint.connections();
+  BOOST_TEST(kept <= 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // the service closes it
+  vol.publish({{"app.yaml", "v: 6\n"}});
+  BOOST_REQUIRE(eventually([&] { return endpoint.bodies().size() >= 5u; }));
+  BOOST_TEST(endpoint.bodies().size() == 5u);  // each once: no attempt failed
+  BOOST_TEST(endpoint.connections() == kept + 1);
+  BOOST_TEST(cli.stop() == 0);
+  for (const auto& l : cli.lines()) BOOST_TEST(!contains(l, "action_failed"));
+}
+
 BOOST_AUTO_TEST_CASE(an_unreachable_webhook_is_logged_counted_and_not_fatal) {
   KubeletVolume vol({{"app.yaml", "v: 1\n"}});
   const std::string path = vol.key("app.yaml");

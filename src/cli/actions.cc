@@ -125,6 +125,7 @@ std::optional<std::string> signal_target_refusal(pid_t pid) {
 
 ActionRunner::ActionRunner(ActionConfig config, EventLog& log)
     : config_(std::move(config)), log_(log) {
+  if (config_.webhook) webhook_ = std::make_unique<WebhookClient>(*config_.webhook);
   if (config_.any()) worker_ = std::thread([this] { work(); });
 }
 
@@ -263,13 +264,13 @@ void ActionRunner::run_webhook(const ActionJob& job) {
     body["changed"] = escape_names(job.keys->changed);
     body["removed"] = escape_names(job.keys->removed);
   }
-  WebhookOutcome out = post_webhook(
-      *config_.webhook, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+  WebhookOutcome out = webhook_->post(
+      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
       stop_source_.get_token());
   count(job, "webhook", out.ok);
   if (!out.ok)
     failed(job, "webhook",
-           "POST " + config_.webhook->url + ": " + out.error + " after " +
+           "POST " + webhook_->config().url + ": " + out.error + " after " +
                std::to_string(out.attempts) + " attempt" + (out.attempts == 1 ? "" : "s"),
            out.attempts);
 }

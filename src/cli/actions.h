@@ -84,6 +84,7 @@ class ActionRunner {
 
   const ActionConfig config_;
   EventLog& log_;
+  std::unique_ptr<WebhookClient> webhook_;  // with config_.webhook: its kept connection
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -143,15 +143,29 @@ Parsed<WebhookUrl> parse_webhook_url(std::string_view url) {
   return out;
 }
 
-WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body,
-                            const std::stop_token& stop) {
+struct WebhookClient::Connection {
+  explicit Connection(const WebhookConfig& config) : client(config.parsed.origin) {
+    client.set_connection_timeout(config.timeout);
+    client.set_read_timeout(config.timeout);
+    client.set_write_timeout(config.timeout);
+    client.set_keep_alive(true);
+    client.set_tcp_nodelay(true);
+    client.set_socket_options([this](int sock) { socket.take(sock); });
+  }
+  httplib::Client client;
+  SocketCopy socket;  // of the connection the client holds now
+};
+
+WebhookClient::WebhookClient(WebhookConfig config)
+    : config_(std::move(config)), connection_(std::make_unique<Connection>(config_)) {}
+
+WebhookClient::~WebhookClient() = default;
+
+WebhookOutcome WebhookClient::post(const std::string& body, const std::stop_token& stop) {
+  const WebhookConfig& config = config_;
+  httplib::Client& client = connection_->client;
+  SocketCopy& socket = connection_->socket;
   WebhookOutcome outcome;
-  httplib::Client client(config.parsed.origin);
-  client.set_connection_timeout(config.timeout);
-  client.set_read_timeout(config.timeout);
-  client.set_write_timeout(config.timeout);
-  SocketCopy socket;
-  client.set_socket_options([&socket](int sock) { socket.take(sock); });
   auto backoff = config.backoff_first;
   for (unsigned attempt = 0; attempt <= config.retries; ++attempt) {
     if (attempt > 0) {
@@ -173,7 +187,11 @@ WebhookOutcome post_webhook(const WebhookConfig& config, const std::string& body
       res.emplace(client.Post(config.parsed.target, body, "application/json"));
       cut = guard.fired();
     }
-    socket.reset();
+    // A connection shut down at the deadline, or that failed, is not reused.
+    if (cut || !*res) {
+      client.stop();
+      socket.reset();
+    }
     if (*res && (*res)->status >= 200 && (*res)->status < 300) {
       outcome.ok = true;
       outcome.error.clear();
