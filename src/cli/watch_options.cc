@@ -55,7 +55,7 @@ Parsed<std::string> directory_name(std::string_view text) {
 }
 
 // A count flag's parser, whose error names the flag and what it expects.
-ParseFn<long> count_of(std::string flag, long min, long max, std::string expected) {
+ParseFn<long> count_of(const std::string& flag, long min, long max, const std::string& expected) {
   return [=](std::string_view t) -> Parsed<long> {
     auto n = whole_number(min, max)(t);
     if (std::holds_alternative<std::string>(n))
