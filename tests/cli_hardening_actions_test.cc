@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_action_is_superseded_by_newer_content_of_its_path
                                     "/other o1 o2 [] [] []",
                                 }));
   auto families = runner.metric_families();
-  BOOST_REQUIRE(families.size() == 3u);
+  BOOST_REQUIRE(families.size() == 4u);
   BOOST_TEST(families[2].name == "action_superseded_total");
   BOOST_REQUIRE(families[2].samples.size() == 1u);
   BOOST_TEST(families[2].samples[0].value == 2);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -144,6 +145,96 @@ BOOST_AUTO_TEST_CASE(a_file_is_a_single_file_mount_only_if_it_is_a_mount_point) 
   BOOST_TEST(contains(single_file_mount_warning(real, *found), "subPath"));
 }
 
+BOOST_AUTO_TEST_CASE(webhook_headers_and_methods) {
+  auto h = ok(parse_webhook_header("X-Tenant:  blue team "));
+  BOOST_TEST(h.first == "X-Tenant");
+  BOOST_TEST(h.second == "blue team");
+  BOOST_TEST(ok(parse_webhook_header("X-Empty:")).second.empty());
+  BOOST_TEST(contains(error(parse_webhook_header("no colon")), "expected 'Name: value'"));
+  BOOST_TEST(contains(error(parse_webhook_header("Bad Name: v")), "without spaces"));
+  BOOST_TEST(contains(error(parse_webhook_header(": v")), "without spaces"));
+  BOOST_TEST(contains(error(parse_webhook_header("X-A: a\r\nX-B: b")), "line break"));
+  BOOST_TEST(contains(error(parse_webhook_header("content-length: 3")), "set by hotreload itself"));
+  BOOST_TEST(contains(error(parse_webhook_header("Host: x")), "set by hotreload itself"));
+  // Parsed<std::string>: the value at index 0, the sentence at 1.
+  BOOST_TEST(std::get<0>(parse_webhook_method("put")) == "PUT");
+  BOOST_TEST(std::get<0>(parse_webhook_method("GET")) == "GET");
+  BOOST_TEST(contains(std::get<1>(parse_webhook_method("TRACE")),
+                      "expected GET, POST, PUT, PATCH or DELETE"));
+}
+
+BOOST_AUTO_TEST_CASE(webhook_flags_and_their_rules) {
+  test::TempDir dir;
+  const std::string token = dir / "token", cert = dir / "c.pem", key = dir / "k.pem";
+  for (const std::string& f : {token, cert, key}) test::write_file(f, "x\n");
+  auto c = ok(parse_watch_arguments(
+      {"--webhook", "http://a:1/r", "--webhook", "https://b/r", "--webhook-header", "X-A: 1",
+       "--webhook-header", "X-B: 2", "--webhook-method", "patch", "--webhook-bearer-token-file",
+       token, "--webhook-cert-file", cert, "--webhook-key-file", key, "--webhook-status-code",
+       "204", "--ready-url", "http://a:1/ready", "a"}));
+  const WebhookConfig& w = *c.actions.webhook;
+  BOOST_TEST(w.urls.size() == 2u);
+  BOOST_TEST(w.urls[1].origin == "https://b");
+  BOOST_TEST(w.headers.size() == 2u);
+  BOOST_TEST(w.method == "PATCH");
+  BOOST_TEST(w.bearer_token_file == token);
+  BOOST_TEST(*w.expect_status == 204);
+  BOOST_TEST(w.ready_url->target == "/ready");
+  BOOST_TEST(!w.retries);  // until accepted
+  BOOST_TEST(!ok(parse_watch_arguments({"--webhook", "http://a/", "a"})).actions.webhook->retries);
+
+  auto refused = [](std::vector<std::string> args) { return error(parse_watch_arguments(args)); };
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook", "http://a/", "a"}), "given twice"));
+  BOOST_TEST(contains(refused({"--webhook-header", "X-A: 1", "a"}), "--webhook-header needs --webhook URL"));
+  BOOST_TEST(contains(refused({"--ready-url", "http://a/", "a"}), "--ready-url needs --webhook URL"));
+  BOOST_TEST(contains(refused({"--webhook", "https://a/", "--webhook-cert-file", cert, "a"}),
+                      "needs --webhook-key-file"));
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook-ca-file", cert, "a"}),
+                      "are for https:// URLs"));
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook-bearer-token-file", token,
+                               "--webhook-basic-auth-file", token, "a"}),
+                      "not both"));
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook-bearer-token-file", token,
+                               "--webhook-header", "authorization: x", "a"}),
+                      "both set Authorization"));
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook-bearer-token-file",
+                               std::string(dir / "none"), "a"}),
+                      "cannot be read: No such file"));
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook-bearer-token-file", std::string(dir.path()), "a"}),
+                      "not a regular file"));
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook-status-code", "99", "a"}),
+                      "an HTTP status from 100 to 599"));
+  BOOST_TEST(contains(refused({"--webhook", "http://a/", "--webhook-retries", "-1", "a"}),
+                      "invalid --webhook-retries"));
+}
+
+// HOTRELOAD_* for every flag; the command line wins; a bad value is refused as the flag's.
+BOOST_AUTO_TEST_CASE(watch_flags_from_the_environment) {
+  struct Env {
+    const char* name;
+    Env(const char* n, const char* v) : name(n) { ::setenv(n, v, 1); }
+    ~Env() { ::unsetenv(name); }
+  };
+  {
+    Env mode("HOTRELOAD_MODE", "poll"), interval("HOTRELOAD_POLL_INTERVAL", "250ms"),
+        allow("HOTRELOAD_ALLOW_EMPTY", "true"), dirs("HOTRELOAD_VOLUME_DIR", "/d1\n/d2"),
+        format("HOTRELOAD_LOG_FORMAT", "json");
+    auto c = ok(parse_watch_arguments({"--poll-interval", "2s"}));
+    BOOST_TEST((c.watch.mode == Mode::poll));
+    BOOST_TEST(c.watch.poll_interval.count() == 2000);  // argv wins
+    BOOST_TEST(c.watch.allow_empty);
+    BOOST_TEST(c.dirs == (std::vector<std::string>{"/d1", "/d2"}));
+    BOOST_TEST((c.log_format == LogFormat::json));
+  }
+  {
+    // What the tool sets for its commands is never read as a flag.
+    Env dir("HOTRELOAD_DIR", "/x"), path("HOTRELOAD_PATH", "/y");
+    BOOST_TEST(contains(error(parse_watch_arguments({})), "no PATH"));
+  }
+  Env bad("HOTRELOAD_MAX_SIZE", "huge");
+  BOOST_TEST(contains(error(parse_watch_arguments({"a"})), "--max-size"));
+}
+
 BOOST_AUTO_TEST_CASE(watch_arguments_are_parsed_and_combinations_checked) {
   auto c = ok(parse_watch_arguments({"--mode", "poll", "--poll-interval=250ms", "--max-size",
                                      "1MiB", "--format", "yaml", "--signal", "HUP", "--pid",
@@ -156,8 +247,8 @@ BOOST_AUTO_TEST_CASE(watch_arguments_are_parsed_and_combinations_checked) {
   BOOST_TEST((c.validator.format == ContentFormat::yaml));
   BOOST_TEST(*c.actions.signal == SIGHUP);
   BOOST_TEST(*c.actions.pid == 42);
-  BOOST_TEST(c.actions.webhook->retries == 5u);
-  BOOST_TEST(c.actions.webhook->parsed.target == "/r");
+  BOOST_TEST(*c.actions.webhook->retries == 5u);
+  BOOST_TEST(c.actions.webhook->urls.at(0).target == "/r");
   BOOST_TEST((c.log_format == LogFormat::json));
   BOOST_TEST(c.metrics_listen->port == 9533);
   BOOST_TEST(c.metrics_prefix == "k_");
@@ -168,12 +259,19 @@ BOOST_AUTO_TEST_CASE(watch_arguments_are_parsed_and_combinations_checked) {
   BOOST_TEST(contains(error(parse_watch_arguments({})), "no PATH"));
   BOOST_TEST(contains(error(parse_watch_arguments({"a", "--mode"})), "needs a value"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--mode", "fast", "a"})), "auto, events, poll"));
-  BOOST_TEST(contains(error(parse_watch_arguments({"--signal", "HUP", "a"})), "--pid PID or --pid-file"));
+  BOOST_TEST(contains(error(parse_watch_arguments({"--signal", "HUP", "a"})),
+                      "add --pid PID, --pid-file FILE or --process-name NAME"));
+  BOOST_TEST(contains(error(parse_watch_arguments({"--signal", "HUP", "--pid", "7", "--process-name", "x", "a"})),
+                      "give one of --pid, --pid-file and --process-name"));
+  BOOST_TEST(contains(error(parse_watch_arguments({"--process-name", "x", "a"})), "--signal, which is missing"));
+  BOOST_TEST(contains(error(parse_watch_arguments({"--signal", "HUP", "--process-name", "/usr/sbin/nginx", "a"})),
+                      "not its path"));
+  BOOST_TEST(ok(parse_watch_arguments({"--signal", "HUP", "--process-name", "nginx", "a"})).actions.process_name == "nginx");
   BOOST_TEST(contains(error(parse_watch_arguments({"--pid", "3", "a"})), "--signal, which is missing"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--pid", "x", "--signal", "HUP", "a"})), "invalid --pid"));
   BOOST_TEST(contains(error(parse_watch_arguments({"a", "a"})), "given twice"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--mode", "poll", "--mode", "events", "a"})), "given twice"));
-  BOOST_TEST(contains(error(parse_watch_arguments({"--webhook-retries", "2", "a"})), "need --webhook URL"));
+  BOOST_TEST(contains(error(parse_watch_arguments({"--webhook-retries", "2", "a"})), "--webhook-retries needs --webhook URL"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--metrics-prefix", "1x", "a"})), "invalid --metrics-prefix"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--poll-interval", "10", "a"})), "a unit is required"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--unhealthy-after-stall", "30s", "a"})),

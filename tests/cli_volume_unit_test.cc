@@ -300,26 +300,32 @@ BOOST_AUTO_TEST_CASE(a_directory_action_gets_the_dir_the_hashes_and_the_changed_
   std::fclose(log_out);
 }
 
+// Every sidecar under deploy/ — the kustomize base, its overlays' patches, the nginx
+// example — has a command line hotreload accepts, watching one --dir.
 BOOST_AUTO_TEST_CASE(every_deployed_sidecar_watches_its_volume_as_a_directory) {
   int sidecars = 0;
-  for (const auto& file : std::filesystem::directory_iterator(HOTRELOAD_SOURCE_DIR "/deploy")) {
-    if (!file.path().filename().string().starts_with("deployment-")) continue;
-    YAML::Node deployment = YAML::LoadFile(file.path());
-    for (const auto& container : deployment["spec"]["template"]["spec"]["containers"]) {
-      auto args = container["args"];
-      if (!args || args[0].as<std::string>() != "watch") continue;
-      ++sidecars;
-      std::vector<std::string> flags;
-      for (std::size_t i = 1; i < args.size(); ++i) flags.push_back(args[i].as<std::string>());
-      auto parsed = parse_watch_arguments(flags);
-      const std::string name = file.path().filename();
-      auto* why = std::get_if<std::string>(&parsed);
-      BOOST_REQUIRE_MESSAGE(!why, name << ": " << (why ? *why : ""));
-      BOOST_TEST(std::get<WatchConfig>(parsed).dirs.size() == 1u, name);
-      BOOST_TEST(std::get<WatchConfig>(parsed).paths.empty(), name);
+  for (const auto& file :
+       std::filesystem::recursive_directory_iterator(HOTRELOAD_SOURCE_DIR "/deploy")) {
+    if (file.path().extension() != ".yaml" || file.path().filename() == "kustomization.yaml")
+      continue;
+    for (const YAML::Node& doc : YAML::LoadAllFromFile(file.path())) {
+      if (!doc["kind"] || doc["kind"].as<std::string>() != "Deployment") continue;
+      for (const auto& container : doc["spec"]["template"]["spec"]["containers"]) {
+        auto args = container["args"];
+        if (!args || args[0].as<std::string>() != "watch") continue;
+        ++sidecars;
+        std::vector<std::string> flags;
+        for (std::size_t i = 1; i < args.size(); ++i) flags.push_back(args[i].as<std::string>());
+        auto parsed = parse_watch_arguments(flags);
+        const std::string name = file.path().string();
+        auto* why = std::get_if<std::string>(&parsed);
+        BOOST_REQUIRE_MESSAGE(!why, name << ": " << (why ? *why : ""));
+        BOOST_TEST(std::get<WatchConfig>(parsed).dirs.size() == 1u, name);
+        BOOST_TEST(std::get<WatchConfig>(parsed).paths.empty(), name);
+      }
     }
   }
-  BOOST_TEST(sidecars == 3);
+  BOOST_TEST(sidecars == 4);  // base, overlays/signal, overlays/webhook, nginx
 }
 
 BOOST_AUTO_TEST_SUITE_END()

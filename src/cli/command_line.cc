@@ -1,5 +1,7 @@
 #include "command_line.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <iostream>
 #include <sstream>
@@ -202,6 +204,23 @@ CLI::App& CommandLine::command(const std::string& name, const std::string& descr
   set_up(*sub);
   if (!footer.empty()) sub->footer(footer);
   return *sub;
+}
+
+void CommandLine::environment(CLI::App& app, const std::string& prefix,
+                              const std::vector<std::string>& reserved) {
+  for (CLI::Option* option : app.get_options()) {
+    if (option->get_positional() || option == app.get_help_ptr()) continue;
+    for (const std::string& name : option->get_lnames()) {
+      std::string variable = prefix + name;
+      for (char& c : variable)
+        c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (std::find(reserved.begin(), reserved.end(), variable) != reserved.end()) continue;
+      option->envname(variable);
+      if (option->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll)
+        option->delimiter('\n');
+      break;
+    }
+  }
 }
 
 void CommandLine::needs(CLI::Option* option, CLI::Option* needed, std::string why) {

@@ -132,6 +132,13 @@ class CommandLine {
     return option;
   }
 
+  // Every flag of app can also be given by an environment variable: prefix and its long
+  // name in capitals, '-' as '_' (--poll-interval: HOTRELOAD_POLL_INTERVAL), or its next
+  // long name when that variable is one of `reserved`. A flag on the command line wins. A
+  // repeatable flag takes one value per line of the variable.
+  void environment(CLI::App& app, const std::string& prefix,
+                   const std::vector<std::string>& reserved);
+
   // Rules between flags, each with the sentence a user reads when it is broken.
   void needs(CLI::Option* option, CLI::Option* needed, std::string why);
   void excludes(CLI::Option* option, CLI::Option* excluded, std::string why);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "duration.h"
 #include "hotreload/errors.h"
 #include "hotreload/snapshot.h"
 #include "name_text.h"
@@ -153,17 +154,38 @@ void EventLog::decision(const Decision& d) {
 }
 
 void EventLog::action_failed(std::string_view path, std::string_view volume,
-                             std::string_view action, std::string_view error, unsigned attempts) {
+                             std::string_view action, std::string_view error, unsigned attempts,
+                             std::optional<std::chrono::milliseconds> retry_in) {
   if (format_ == LogFormat::text) {
     write(out_, timestamp_now() + " error event=action_failed path=" +
                     quoted_if_needed(escape_name(path)) +
                     " action=" + std::string(action) + " error=" + quoted_if_needed(error) +
-                    " attempts=" + std::to_string(attempts) + text_fields(path, volume, nullptr));
+                    " attempts=" + std::to_string(attempts) +
+                    (retry_in ? " retry_in=" + format_duration(*retry_in) : "") +
+                    text_fields(path, volume, nullptr));
     return;
   }
   Json j = header("error", "action_failed", path, volume);
   j["action"] = action;
   j["error"] = error;
+  j["attempts"] = attempts;
+  if (retry_in) j["retry_in"] = format_duration(*retry_in);
+  write(out_, dump(j));
+}
+
+void EventLog::action_delivered(std::string_view path, std::string_view volume,
+                                std::string_view action, std::string_view url,
+                                unsigned attempts) {
+  if (format_ == LogFormat::text) {
+    write(out_, timestamp_now() + " info event=action_delivered path=" +
+                    quoted_if_needed(escape_name(path)) + " action=" + std::string(action) +
+                    " url=" + quoted_if_needed(url) + " attempts=" + std::to_string(attempts) +
+                    text_fields(path, volume, nullptr));
+    return;
+  }
+  Json j = header("info", "action_delivered", path, volume);
+  j["action"] = action;
+  j["url"] = url;
   j["attempts"] = attempts;
   write(out_, dump(j));
 }

@@ -2,7 +2,8 @@
 //
 // --log-format json follows the contract log pipelines depend on (README, "JSON log
 // contract"): one object per line, flushed per line, with ts, level, event (loaded,
-// reloaded, rejected, read_error, missing, mode, action_failed, recheck, stopped), path and
+// reloaded, rejected, read_error, missing, mode, action_failed, action_delivered, recheck,
+// stopped), path and
 // volume;
 // hash on loaded/reloaded/rejected; error on rejected/read_error/missing/action_failed;
 // mode on mode/loaded; for a directory's loaded/reloaded/rejected, keys (the count) and
@@ -17,6 +18,7 @@
 
 #include <spdlog/sinks/sink.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -39,8 +41,13 @@ class EventLog {
       : format_(format), out_(out), err_(err) {}
 
   void decision(const Decision& d);
+  // retry_in: when the action will be tried again (a webhook being delivered), if it will.
   void action_failed(std::string_view path, std::string_view volume, std::string_view action,
-                     std::string_view error, unsigned attempts);
+                     std::string_view error, unsigned attempts,
+                     std::optional<std::chrono::milliseconds> retry_in = std::nullopt);
+  // A webhook accepted after failed attempts: the service has caught up.
+  void action_delivered(std::string_view path, std::string_view volume, std::string_view action,
+                        std::string_view url, unsigned attempts);
   void stopped(const Status& status);
   // A check of the watch was asked for (SIGHUP: reason "SIGHUP"); hash is the content
   // active when it was asked. What the check finds is logged as any change is.

@@ -84,6 +84,7 @@ struct MetricsServer::Impl {
 
   Render render;
   Health health;
+  Health readiness;
   int listen_fd = -1;
   int wake[2] = {-1, -1};  // stop() writes to wake[1]
   int port = 0;
@@ -114,12 +115,13 @@ struct MetricsServer::Impl {
                       "Allow: GET, HEAD\r\n");
     if (target == "/metrics")
       return response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", render(), head);
-    if (target == "/healthz") {
-      std::string problems = health();
+    if (target == "/healthz" || target == "/readyz") {
+      std::string problems = target == "/healthz" ? health() : readiness();
       if (problems.empty()) return response(200, "OK", "text/plain", "ok\n", head);
       return response(503, "Service Unavailable", "text/plain", problems, head);
     }
-    return response(404, "Not Found", "text/plain", "not found: try /metrics or /healthz\n", head);
+    return response(404, "Not Found", "text/plain",
+                    "not found: try /metrics, /healthz or /readyz\n", head);
   }
 
   // Rendering must not end the server: a failure is this request's 500.
@@ -217,9 +219,10 @@ struct MetricsServer::Impl {
   }
 };
 
-MetricsServer::MetricsServer(Render render, Health health) : impl_(new Impl) {
+MetricsServer::MetricsServer(Render render, Health health, Health readiness) : impl_(new Impl) {
   impl_->render = std::move(render);
   impl_->health = std::move(health);
+  impl_->readiness = std::move(readiness);
 }
 
 MetricsServer::~MetricsServer() { stop(); }

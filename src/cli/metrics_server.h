@@ -1,4 +1,4 @@
-// MetricsServer: /metrics (Prometheus text exposition) and /healthz over HTTP, for
+// MetricsServer: /metrics (Prometheus text exposition), /healthz and /readyz over HTTP, for
 // --metrics-listen. Binding happens before any file is loaded, so a port already in use
 // is reported at once, with its own exit code, rather than after the first reload.
 //
@@ -29,10 +29,11 @@ Parsed<ListenAddress> parse_listen_address(std::string_view text);
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;
-  // What is wrong, one line each, for /healthz's 503; empty when all is well.
+  // What is wrong, one line each, for a 503 of /healthz (liveness) or /readyz
+  // (readiness); empty when all is well.
   using Health = std::function<std::string()>;
 
-  MetricsServer(Render render, Health health);
+  MetricsServer(Render render, Health health, Health readiness);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

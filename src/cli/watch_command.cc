@@ -27,6 +27,7 @@
 #include "mountinfo.h"
 #include "name_text.h"
 #include "path_walk.h"
+#include "render.h"
 #include "signal_names.h"
 #include "validator.h"
 #include "watch_options.h"
@@ -48,18 +49,34 @@ std::shared_ptr<spdlog::logger> discarding_logger() {
 }
 
 // Remembers each watch's active hash (a file's, or a directory's snapshot's), so an action
-// knows what it replaces.
-class HashBook {
+// knows what it replaces, and whether its last decision accepted the content on disk.
+class PathBook {
  public:
   // Returns the previous hash of path and records the new one.
   std::string replace(const std::string& path, const std::string& hash) {
     std::lock_guard lock(mu_);
-    return std::exchange(hashes_[path], hash);
+    paths_[path].accepted = true;
+    return std::exchange(paths_[path].hash, hash);
+  }
+  void set_accepted(const std::string& path, bool accepted) {
+    std::lock_guard lock(mu_);
+    paths_[path].accepted = accepted;
+  }
+  // False after a rejection, a read error or a vanishing, until the path holds accepted
+  // content again.
+  bool accepted(const std::string& path) const {
+    std::lock_guard lock(mu_);
+    auto it = paths_.find(path);
+    return it != paths_.end() && it->second.accepted;
   }
 
  private:
-  std::mutex mu_;
-  std::map<std::string, std::string> hashes_;
+  struct Entry {
+    std::string hash;
+    bool accepted = false;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> paths_;
 };
 
 int usage_error(const std::string& message) {
@@ -82,13 +99,31 @@ sigset_t handled_signals() {
 
 // Runs on the hub thread for every decision (on the caller's for the initial load): logs
 // it, records it for /metrics, and queues the actions of an accepted change. Never blocks.
+// With --ready-url, the first content is delivered too (webhook only), once the service is
+// ready: a service starting beside the sidecar gets its configuration confirmed.
 std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsRecorder& recorder,
-                                                      ActionRunner& actions, HashBook& hashes) {
-  return [&log, &recorder, &actions, &hashes](const Decision& d) {
+                                                      ActionRunner& actions, PathBook& hashes,
+                                                      bool deliver_first) {
+  return [&log, &recorder, &actions, &hashes, deliver_first](const Decision& d) {
     log.decision(d);
     recorder.record(d);
+    switch (d.kind) {
+      case DecisionKind::rejected:
+      case DecisionKind::read_error:
+      case DecisionKind::missing: hashes.set_accepted(std::string(d.path), false); break;
+      case DecisionKind::restored: hashes.set_accepted(std::string(d.path), true); break;
+      default: break;
+    }
     if (!d.hash) return;
-    if (d.kind == DecisionKind::loaded) hashes.replace(std::string(d.path), d.hash->hex());
+    if (d.kind == DecisionKind::loaded) {
+      hashes.replace(std::string(d.path), d.hash->hex());
+      if (deliver_first) {
+        std::optional<KeyChanges> keys;
+        if (d.snapshot) keys = KeyChanges::of(*d.snapshot);
+        actions.enqueue({std::string(d.path), d.hash->hex(), "", std::string(d.volume),
+                         std::move(keys), /*webhook_only=*/true});
+      }
+    }
     if (d.kind == DecisionKind::reloaded) {
       std::string hash = d.hash->hex();
       std::string previous = hashes.replace(std::string(d.path), hash);
@@ -106,10 +141,12 @@ std::string start_error_message(const StartError& e) {
   return what;
 }
 
-// /healthz's complaint: each watch stalled for `limit` or longer, one line each.
+// /healthz's complaint: each watch stalled for `limit` or longer, and an action running for
+// as long, one line each.
 std::string stalled_too_long(const std::vector<std::unique_ptr<Watcher>>& watchers,
-                             std::chrono::milliseconds limit) {
+                             const ActionRunner& actions, std::chrono::milliseconds limit) {
   std::string lines;
+  if (auto busy = actions.busy_longer_than(limit)) lines += "stuck: " + *busy + "\n";
   const SteadyTime now = std::chrono::steady_clock::now();
   for (const auto& w : watchers) {
     Status s = w->status();
@@ -119,6 +156,26 @@ std::string stalled_too_long(const std::vector<std::unique_ptr<Watcher>>& watche
              std::to_string(seconds.count()) + "s)\n";
   }
   return lines;
+}
+
+// 1 while a path's newest content on disk was accepted and its actions have not failed; 0
+// after a rejection, a read error, a vanishing, a failed exec or signal, or a webhook not
+// accepted (kube-prometheus's alert on config reloaders reads this).
+MetricFamily last_reload_successful(const std::vector<std::unique_ptr<Watcher>>& watchers,
+                                    const PathBook& book, const ActionRunner& actions) {
+  MetricFamily f{"last_reload_successful",
+                 "1 if the newest content on disk was accepted and its actions succeeded (or "
+                 "are on their way without a failure), else 0.",
+                 "gauge",
+                 {}};
+  for (const auto& w : watchers) {
+    Status s = w->status();
+    std::vector<std::pair<std::string, std::string>> labels{{"path", s.path}};
+    if (!s.volume.empty()) labels.emplace_back("volume", s.volume);
+    bool ok = book.accepted(s.path) && actions.actions_ok(s.path);
+    f.samples.push_back({labels, ok ? 1.0 : 0.0});
+  }
+  return f;
 }
 
 }  // namespace
@@ -139,18 +196,31 @@ int watch_command(const WatchConfig& config) {
   ActionRunner actions(config.actions, log);
   auto hub = Hub::make_posix(hub_logger(log));
   Validator validator(config.validator, [&log](std::string_view why) { log.warning(why); });
-  HashBook hashes;
+  PathBook hashes;
   auto quiet = discarding_logger();
   std::vector<std::unique_ptr<Watcher>> watchers;
+  std::atomic<bool> loaded{false};
+  const bool deliver_first = config.actions.webhook && config.actions.webhook->ready_url;
   MetricsServer server(
       [&] {
         MetricsSnapshot snapshot;
         for (const auto& w : watchers) snapshot.watches.push_back(recorder.collect(w->status()));
         snapshot.extra = actions.metric_families();
+        snapshot.extra.push_back(last_reload_successful(watchers, hashes, actions));
         return render_prometheus(snapshot, config.metrics_prefix);
       },
-      [&] { return stopping.load() ? std::string("stopping\n")
-                                   : stalled_too_long(watchers, config.unhealthy_after_stall); });
+      [&] {
+        return stopping.load() ? std::string("stopping\n")
+                               : stalled_too_long(watchers, actions, config.unhealthy_after_stall);
+      },
+      [&]() -> std::string {
+        if (stopping.load()) return "stopping\n";
+        if (!loaded.load()) return "loading\n";
+        if (deliver_first && !actions.delivered_any())
+          return "waiting for the service to accept a first webhook delivery (--ready-url " +
+                 config.actions.webhook->ready_url->text + ")\n";
+        return {};
+      });
   if (config.metrics_listen) {
     if (auto why = server.bind(*config.metrics_listen)) {
       log.fatal("hotreload watch: " + *why);
@@ -158,9 +228,10 @@ int watch_command(const WatchConfig& config) {
     }
   }
 
+  const Lookup lookup = process_environment();
   Options options = config.watch;
   options.logger = quiet;
-  options.on_decision = decision_handler(log, recorder, actions, hashes);
+  options.on_decision = decision_handler(log, recorder, actions, hashes, deliver_first);
   // Files, then directories, all on the one hub; the first that cannot be loaded ends it.
   auto start = [&](std::unique_ptr<Watcher> watcher) -> std::optional<int> {
     try {
@@ -175,14 +246,39 @@ int watch_command(const WatchConfig& config) {
   try {
     for (const std::string& given : config.paths) {
       const std::string path = absolute_normal(given);
-      auto check = [&validator, path](std::string_view content) {
-        return validator.validate(path, content);
+      auto check = [&validator, &config, lookup, path](std::string_view content) {
+        std::string rendered;
+        if (config.envsubst) {
+          auto text = envsubst(content, lookup);
+          if (auto* why = std::get_if<1>(&text)) return Verdict::reject("--envsubst: " + *why);
+          rendered = std::move(std::get<0>(text));
+          content = rendered;
+        }
+        Verdict verdict = validator.validate(path, content);
+        if (verdict.accepted && !config.render_to.empty())
+          if (auto why = write_file_atomically(config.render_to, content))
+            return Verdict::reject("--render-to: " + *why);
+        return verdict;
       };
       if (auto failed = start(std::make_unique<FileWatcher>(path, check, options, hub)))
         return *failed;
     }
     for (const std::string& given : config.dirs) {
-      auto check = [&validator](const Snapshot& snapshot) { return validator.validate(snapshot); };
+      auto check = [&validator, &config, lookup](const Snapshot& snapshot) {
+        std::optional<Snapshot> rendered;
+        if (config.envsubst) {
+          auto made = envsubst(snapshot, lookup);
+          if (auto* why = std::get_if<std::string>(&made))
+            return Verdict::reject("--envsubst: " + *why);
+          rendered = std::move(std::get<Snapshot>(made));
+        }
+        const Snapshot& candidate = rendered ? *rendered : snapshot;
+        Verdict verdict = validator.validate(candidate);
+        if (verdict.accepted && !config.render_to.empty())
+          if (auto why = publish_directory(config.render_to, candidate))
+            return Verdict::reject("--render-to: " + *why);
+        return verdict;
+      };
       if (auto failed = start(std::make_unique<VolumeWatcher>(absolute_normal(given), check,
                                                               options, config.keys, hub)))
         return *failed;
@@ -190,9 +286,10 @@ int watch_command(const WatchConfig& config) {
   } catch (const std::invalid_argument& e) {
     return usage_error(e.what());
   }
+  loaded = true;
   if (config.metrics_listen) {
     server.start();
-    log.notice("serving /metrics and /healthz on " + config.metrics_listen->host + ":" +
+    log.notice("serving /metrics, /healthz and /readyz on " + config.metrics_listen->host + ":" +
                std::to_string(server.port()));
   }
 

@@ -1,5 +1,12 @@
 #include "watch_options.h"
 
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "exit_codes.h"
@@ -27,6 +34,11 @@ webhooks and /metrics: a backslash doubled, control bytes and bytes that are not
 CMD: a /bin/sh command line, or a JSON array of strings, run without a shell (as container
 runtimes do: for images without one), e.g. --exec '["/app/reload", "--now"]'; there an
 argument's $(HOTRELOAD_DIR), $(HOTRELOAD_HASH)... is that variable's value.
+
+Environment: every flag can be set by a variable instead, HOTRELOAD_ and the flag's name in
+capitals with '_' for '-': HOTRELOAD_POLL_INTERVAL=2s, HOTRELOAD_WEBHOOK=http://...,
+HOTRELOAD_LOG_FORMAT=json (--dir: HOTRELOAD_VOLUME_DIR). A flag given on the command line
+wins. A repeatable flag takes one value per line; a switch takes true or false.
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT (clean)     3  a PATH or DIR could not be loaded at start
@@ -62,6 +74,14 @@ ParseFn<long> count_of(const std::string& flag, long min, long max, const std::s
       return "invalid " + flag + " \"" + std::string(t) + "\": expected " + expected;
     return n;
   };
+}
+
+Parsed<std::string> process_name_text(std::string_view text) {
+  if (text.empty()) return text_error("--process-name needs a name, e.g. nginx");
+  if (text.find('/') != std::string_view::npos)
+    return text_error("--process-name \"" + std::string(text) +
+                      "\" holds a '/': give the command's name, e.g. nginx, not its path");
+  return text_value(text);
 }
 
 Parsed<pid_t> process_id(std::string_view text) {
@@ -106,6 +126,26 @@ std::optional<std::string> given_twice(const std::vector<std::string>& given,
     return flag + *it->second + " and " + flag + g + " are the same " + what + " (" + it->first +
            "): give it once";
   }
+  return std::nullopt;
+}
+
+// A file the tool reads later (a credential, a certificate): it must be there now.
+ParseFn<std::string> readable_file(const std::string& flag) {
+  return [flag](std::string_view text) -> Parsed<std::string> {
+    if (text.empty()) return text_error(flag + " needs a file name");
+    const std::string path(text);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), R_OK) != 0)
+      return text_error(flag + " " + path + " cannot be read: " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return text_error(flag + " " + path + " is not a regular file");
+    return text_value(text);
+  };
+}
+
+std::optional<std::string> given_twice_url(const std::vector<WebhookUrl>& urls) {
+  for (std::size_t i = 0; i < urls.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (urls[i].text == urls[j].text) return "--webhook " + urls[i].text + " is given twice";
   return std::nullopt;
 }
 
@@ -229,6 +269,35 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
   validate_timeout->group(group);
   cl.needs(validate_timeout, validate, "--validate-timeout needs --validate-cmd CMD");
 
+  group = "Rendering (what the service reads)";
+  auto* render_to = cl.value(
+      app, "--render-to", c.render_to, file_name, "OUT",
+      "write each accepted content to OUT, so that the service reads only validated content: "
+      "a PATH's to the file OUT (replaced in one rename), a --dir's keys into the directory "
+      "OUT as the kubelet lays out a ConfigMap (OUT/key through OUT/..data, switched in one "
+      "rename). Written before the actions run; one that cannot be written refuses the "
+      "content");
+  render_to->group(group);
+  auto* envsubst = app.add_flag(
+      "--envsubst", c.envsubst,
+      "substitute $VAR, ${VAR} and ${VAR:-default} from the environment in what --render-to "
+      "writes ($$ is a $; $1 and the like stay); validation sees the rendered text; a "
+      "variable that is not set and has no default refuses the content");
+  envsubst->group(group);
+  cl.needs(envsubst, render_to, "--envsubst needs --render-to OUT, where the rendered content goes");
+  cl.rule(app, [&c]() -> std::optional<std::string> {
+    if (c.render_to.empty()) return std::nullopt;
+    if (c.paths.size() + c.dirs.size() != 1)
+      return "--render-to writes one watch's content: give one PATH or one --dir DIR";
+    const std::string out = absolute_normal(c.render_to);
+    const std::string watched = absolute_normal(c.paths.empty() ? c.dirs[0] : c.paths[0]);
+    if (out == watched || (!c.dirs.empty() && out.starts_with(watched + "/")) ||
+        watched.starts_with(out + "/"))
+      return "--render-to " + c.render_to + " overlaps the watched " + watched +
+             ": render somewhere else (an emptyDir the service mounts)";
+    return std::nullopt;
+  });
+
   group = "Actions (after an accepted change, in this order)";
   auto* exec = cl.value(app, "--exec", c.actions.exec_command, command_text, "CMD",
                         "run with HOTRELOAD_PATH, HOTRELOAD_HASH and HOTRELOAD_PREVIOUS_HASH "
@@ -254,46 +323,115 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
   auto* pid_file = cl.value(app, "--pid-file", c.actions.pid_file, file_name, "FILE",
                             "where to read that process's id, just before each signal (a regular file only)");
   pid_file->group(group);
-  const std::string no_signal = "--pid and --pid-file name the process for --signal, which is missing";
+  auto* process_name = cl.value(
+      app, "--process-name", c.actions.process_name, process_name_text, "NAME",
+      "or the process called NAME (its command name or argv[0]'s last part), looked up just "
+      "before each signal: in a pod with shareProcessNamespace: true, the service's process; "
+      "its children of the same name (nginx's workers) are left out; none or several is an "
+      "error");
+  process_name->group(group);
+  const std::string no_signal =
+      "--pid, --pid-file and --process-name name the process for --signal, which is missing";
   cl.needs(pid, signal, no_signal);
   cl.needs(pid_file, signal, no_signal);
-  cl.excludes(pid, pid_file, "give --pid or --pid-file, not both");
+  cl.needs(process_name, signal, no_signal);
+  const std::string one_target = "give one of --pid, --pid-file and --process-name";
+  cl.excludes(pid, pid_file, one_target);
+  cl.excludes(pid, process_name, one_target);
+  cl.excludes(pid_file, process_name, one_target);
   cl.rule(app, [&c]() -> std::optional<std::string> {
-    if (c.actions.signal && !c.actions.pid && c.actions.pid_file.empty())
-      return "--signal needs a target: add --pid PID or --pid-file FILE";
+    if (c.actions.signal && !c.actions.pid && c.actions.pid_file.empty() &&
+        c.actions.process_name.empty())
+      return "--signal needs a target: add --pid PID, --pid-file FILE or --process-name NAME";
     return std::nullopt;
   });
-  auto* webhook = cl.value<std::string>(
-      app, "--webhook",
-      [&c](std::string url) {
-        webhook_of(c).parsed = std::get<WebhookUrl>(parse_webhook_url(url));
-        webhook_of(c).url = std::move(url);
-      },
-      [](std::string_view t) -> Parsed<std::string> {
-        auto u = parse_webhook_url(t);
-        if (auto* why = std::get_if<std::string>(&u)) return text_error(*why);
-        return text_value(t);
-      },
-      "URL",
+  auto* webhook = cl.values<WebhookUrl>(
+      app, "--webhook,--webhook-url", [&c](WebhookUrl url) { webhook_of(c).urls.push_back(std::move(url)); },
+      parse_webhook_url, "URL",
       "POST {\"path\",\"volume\",\"hash\",\"previous_hash\"} as JSON (a --dir adds "
-      "\"added\",\"changed\",\"removed\"); 2xx is success");
+      "\"added\",\"changed\",\"removed\"); 2xx is success. Delivered until accepted: a failure "
+      "is tried again with backoff 0.5s, 1s, 2s… up to 10s, until the service accepts, newer "
+      "content replaces it, or --webhook-retries. Repeatable: each URL gets every change");
   webhook->group(group);
   const WebhookConfig webhook_defaults;
   auto* retries = cl.value<long>(
       app, "--webhook-retries",
       [&c](long n) { webhook_of(c).retries = static_cast<unsigned>(n); },
-      count_of("--webhook-retries", 0, 20, "a number from 0 to 20"),
-      "N", "retries after a failure, with backoff 0.5s, 1s, 2s…",
-      std::to_string(webhook_defaults.retries));
+      count_of("--webhook-retries", 0, 1'000'000, "a number from 0 to 1000000"),
+      "N", "give up after N retries (logged as action_failed, \"gave up\")", "unlimited");
   retries->group(group);
   auto* webhook_timeout = cl.value<Ms>(
       app, "--webhook-timeout", [&c](Ms d) { webhook_of(c).timeout = d; }, parse_duration, "DUR",
       "the whole attempt: connect, send and the complete answer",
       format_duration(webhook_defaults.timeout));
   webhook_timeout->group(group);
-  const std::string no_webhook = "--webhook-retries and --webhook-timeout need --webhook URL";
-  cl.needs(retries, webhook, no_webhook);
-  cl.needs(webhook_timeout, webhook, no_webhook);
+  auto* method = cl.value<std::string>(
+      app, "--webhook-method", [&c](std::string m) { webhook_of(c).method = std::move(m); },
+      parse_webhook_method, "METHOD", "GET, POST, PUT, PATCH or DELETE (GET sends no body)",
+      webhook_defaults.method);
+  method->group(group);
+  auto* header = cl.values<std::pair<std::string, std::string>>(
+      app, "--webhook-header",
+      [&c](std::pair<std::string, std::string> h) { webhook_of(c).headers.push_back(std::move(h)); },
+      parse_webhook_header, "'NAME: VALUE'", "an HTTP header sent with every request; repeatable");
+  header->group(group);
+  auto file_flag = [&](const char* name, std::string WebhookConfig::*field, const char* help) {
+    auto* option = cl.value<std::string>(
+        app, name, [&c, field](std::string f) { webhook_of(c).*field = std::move(f); },
+        readable_file(name), "FILE", help);
+    option->group(group);
+    return option;
+  };
+  auto* bearer = file_flag("--webhook-bearer-token-file", &WebhookConfig::bearer_token_file,
+                           "send \"Authorization: Bearer\" with the token in FILE (a mounted "
+                           "Secret: read at every attempt, never logged)");
+  auto* basic = file_flag("--webhook-basic-auth-file", &WebhookConfig::basic_auth_file,
+                          "HTTP basic auth with the user:password in FILE (read at every "
+                          "attempt, never logged)");
+  auto* ca = file_flag("--webhook-ca-file", &WebhookConfig::ca_file,
+                       "trust the CA certificates (PEM) in FILE for https:// URLs, instead of "
+                       "the system's");
+  auto* cert = file_flag("--webhook-cert-file", &WebhookConfig::cert_file,
+                         "client certificate (PEM) for mutual TLS, with --webhook-key-file");
+  auto* key = file_flag("--webhook-key-file", &WebhookConfig::key_file,
+                        "the client certificate's private key (PEM)");
+  auto* expect = cl.value<long>(
+      app, "--webhook-expect-status,--webhook-status-code",
+      [&c](long n) { webhook_of(c).expect_status = static_cast<int>(n); },
+      count_of("--webhook-expect-status", 100, 599, "an HTTP status from 100 to 599"), "CODE",
+      "only this status is success (configmap-reload's --webhook-status-code); by default "
+      "any 2xx");
+  expect->group(group);
+  auto* ready = cl.value<WebhookUrl>(
+      app, "--ready-url", [&c](WebhookUrl u) { webhook_of(c).ready_url = std::move(u); },
+      parse_webhook_url, "URL",
+      "the service's readiness URL: before the first delivery and after a failure, GET it "
+      "until it answers 2xx. Also delivers each PATH's and DIR's first content once the "
+      "service is ready, and /readyz waits for a delivery");
+  ready->group(group);
+  const std::string no_webhook = " needs --webhook URL";
+  for (CLI::Option* o : {retries, webhook_timeout, method, header, bearer, basic, ca, cert, key,
+                         expect, ready})
+    cl.needs(o, webhook, o->get_name() + no_webhook);
+  cl.needs(cert, key, "--webhook-cert-file needs --webhook-key-file FILE, its private key");
+  cl.needs(key, cert, "--webhook-key-file needs --webhook-cert-file FILE, its certificate");
+  cl.excludes(bearer, basic, "give --webhook-bearer-token-file or --webhook-basic-auth-file, not both");
+  cl.rule(app, [&c]() -> std::optional<std::string> {
+    if (!c.actions.webhook) return std::nullopt;
+    const WebhookConfig& w = *c.actions.webhook;
+    bool credentials = !w.bearer_token_file.empty() || !w.basic_auth_file.empty();
+    for (const auto& [name, value] : w.headers)
+      if (credentials && (name.size() == 13 && strcasecmp(name.c_str(), "Authorization") == 0))
+        return "--webhook-header " + name + " and a --webhook-*-file both set Authorization: "
+               "give one";
+    bool https = std::any_of(w.urls.begin(), w.urls.end(),
+                             [](const WebhookUrl& u) { return u.origin.starts_with("https:"); });
+    if (!https && (!w.ca_file.empty() || !w.cert_file.empty()))
+      return "--webhook-ca-file and --webhook-cert-file are for https:// URLs, and every "
+             "--webhook is http://";
+    if (auto twice = given_twice_url(w.urls)) return twice;
+    return std::nullopt;
+  });
 
   group = "Observability";
   cl.value(app, "--log-format", c.log_format,
@@ -316,6 +454,9 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
            "metric name prefix", std::string(kDefaultMetricsPrefix))
       ->group(group);
 
+  cl.environment(app, "HOTRELOAD_",
+                 {"HOTRELOAD_PATH", "HOTRELOAD_DIR", "HOTRELOAD_HASH", "HOTRELOAD_PREVIOUS_HASH",
+                  "HOTRELOAD_ADDED", "HOTRELOAD_CHANGED", "HOTRELOAD_REMOVED"});
   app.add_option("PATH", c.paths,
                  "files to watch, each alone (keys that must change together: --dir); a "
                  "PATH ending in '/', '.' or '..' names a directory, never a file, and is "

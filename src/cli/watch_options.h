@@ -24,6 +24,8 @@ struct WatchConfig {
   Options watch;  // mode, intervals, size limit (logger and on_decision are set later)
   ValidatorConfig validator;
   ActionConfig actions;
+  std::string render_to;  // --render-to: where the accepted content is written
+  bool envsubst = false;  // --envsubst: environment variables substituted first
   std::optional<ListenAddress> metrics_listen;
   // /healthz fails once a watch has been stalled this long (Options::stall_timeout is when
   // it becomes stalled).

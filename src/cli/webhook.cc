@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include "small_file.h"
 
 namespace hotreload::cli {
 
@@ -100,13 +104,41 @@ class AttemptGuard {
   std::thread thread_;  // last: it uses the members above
 };
 
-// Sleeps d unless a stop is requested first; false if it was.
-bool sleep_unless_stopped(std::chrono::milliseconds d, const std::stop_token& stop) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
-  cv.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
+// A credential file's text without its trailing line break (as `kubectl create secret
+// --from-file` keeps it). Its content never goes into an error.
+constexpr std::size_t kSecretBytesMax = std::size_t{64} * 1024;
+
+Parsed<std::string> read_secret(const std::string& path, const char* flag) {
+  std::string text;
+  if (auto why = read_small_file(path, kSecretBytesMax, text))
+    return Parsed<std::string>(std::in_place_index<1>, std::string(flag) + " " + path + " " + *why);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  if (text.empty())
+    return Parsed<std::string>(std::in_place_index<1>, std::string(flag) + " " + path + " is empty");
+  return Parsed<std::string>(std::in_place_index<0>, std::move(text));
+}
+
+// The headers of one request: the user's, then the credentials (read now).
+Parsed<httplib::Headers> request_headers(const WebhookConfig& config) {
+  httplib::Headers headers(config.headers.begin(), config.headers.end());
+  if (!config.bearer_token_file.empty()) {
+    auto token = read_secret(config.bearer_token_file, "--webhook-bearer-token-file");
+    if (auto* why = std::get_if<1>(&token)) return *why;
+    headers.emplace("Authorization", "Bearer " + std::get<0>(token));
+  }
+  if (!config.basic_auth_file.empty()) {
+    auto pair = read_secret(config.basic_auth_file, "--webhook-basic-auth-file");
+    if (auto* why = std::get_if<1>(&pair)) return *why;
+    const std::string& text = std::get<0>(pair);
+    auto colon = text.find(':');
+    if (colon == std::string::npos || colon == 0)
+      return "--webhook-basic-auth-file " + config.basic_auth_file +
+             " does not hold user:password";
+    headers.insert(httplib::make_basic_authentication_header(text.substr(0, colon),
+                                                             text.substr(colon + 1)));
+  }
+  return headers;
 }
 
 }  // namespace
@@ -138,81 +170,133 @@ Parsed<WebhookUrl> parse_webhook_url(std::string_view url) {
              "\" must be a number from 1 to 65535";
   }
   WebhookUrl out;
+  out.text = std::string(url);
   out.origin = std::string(scheme) + "://" + std::string(authority);
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   return out;
 }
 
+namespace {
+
+bool is_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+Parsed<std::pair<std::string, std::string>> parse_webhook_header(std::string_view text) {
+  const std::string quoted = "\"" + std::string(text) + "\"";
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos)
+    return "invalid --webhook-header " + quoted + ": expected 'Name: value'";
+  std::string_view name = text.substr(0, colon);
+  std::string_view value = text.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
+    return "invalid --webhook-header " + quoted +
+           ": the name before ':' must be letters, digits and -, without spaces";
+  if (value.find_first_of("\r\n") != std::string_view::npos || value.find('\0') != std::string_view::npos)
+    return "invalid --webhook-header " + quoted + ": a value cannot hold a line break";
+  const std::string key = lower(name);
+  if (key == "host" || key == "content-length" || key == "transfer-encoding" || key == "connection")
+    return "invalid --webhook-header " + quoted + ": " + std::string(name) +
+           " is set by hotreload itself";
+  return std::pair{std::string(name), std::string(value)};
+}
+
+Parsed<std::string> parse_webhook_method(std::string_view text) {
+  std::string upper(text);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE"})
+    if (upper == m) return Parsed<std::string>(std::in_place_index<0>, upper);
+  return Parsed<std::string>(std::in_place_index<1>,
+                             "invalid --webhook-method \"" + std::string(text) +
+                                 "\": expected GET, POST, PUT, PATCH or DELETE");
+}
+
 struct WebhookClient::Connection {
-  explicit Connection(const WebhookConfig& config) : client(config.parsed.origin) {
+  Connection(const WebhookConfig& config, const WebhookUrl& url)
+      : client(url.origin, config.cert_file, config.key_file) {
     client.set_connection_timeout(config.timeout);
     client.set_read_timeout(config.timeout);
     client.set_write_timeout(config.timeout);
     client.set_keep_alive(true);
     client.set_tcp_nodelay(true);
+    if (!config.ca_file.empty()) client.set_ca_cert_path(config.ca_file);
     client.set_socket_options([this](int sock) { socket.take(sock); });
   }
   httplib::Client client;
   SocketCopy socket;  // of the connection the client holds now
 };
 
-WebhookClient::WebhookClient(WebhookConfig config)
-    : config_(std::move(config)), connection_(std::make_unique<Connection>(config_)) {}
+WebhookClient::WebhookClient(const WebhookConfig& config, WebhookUrl url)
+    : config_(config), url_(std::move(url)) {}
 
 WebhookClient::~WebhookClient() = default;
 
-WebhookOutcome WebhookClient::post(const std::string& body, const std::stop_token& stop) {
-  const WebhookConfig& config = config_;
-  httplib::Client& client = connection_->client;
-  SocketCopy& socket = connection_->socket;
-  WebhookOutcome outcome;
-  auto backoff = config.backoff_first;
-  for (unsigned attempt = 0; attempt <= config.retries; ++attempt) {
-    if (attempt > 0) {
-      if (!sleep_unless_stopped(backoff, stop)) {
-        outcome.error += " (gave up: stopping)";
-        return outcome;
-      }
-      backoff = std::min(backoff * 2, config.backoff_max);
-    }
-    if (stop.stop_requested()) {
-      outcome.error = "not sent: stopping";
-      return outcome;
-    }
-    ++outcome.attempts;
-    std::optional<httplib::Result> res;
-    bool cut = false;
-    {
-      AttemptGuard guard(client, socket, Steady::now() + config.timeout, stop);
-      res.emplace(client.Post(config.parsed.target, body, "application/json"));
-      cut = guard.fired();
-    }
-    // A connection shut down at the deadline, or that failed, is not reused.
-    if (cut || !*res) {
-      client.stop();
-      socket.reset();
-    }
-    if (*res && (*res)->status >= 200 && (*res)->status < 300) {
-      outcome.ok = true;
-      outcome.error.clear();
-      return outcome;
-    }
-    if (cut) {
-      outcome.error = "no complete answer from " + config.parsed.origin + " within " +
-                      format_duration(config.timeout) + " (the whole attempt's time)";
-      if (stop.stop_requested()) {
-        outcome.error = "no complete answer from " + config.parsed.origin + " (gave up: stopping)";
-        return outcome;
-      }
-      continue;
-    }
-    if (!*res) {
-      outcome.error = describe(res->error(), config.parsed.origin);
-      continue;
-    }
-    outcome.error = config.url + " answered HTTP " + std::to_string((*res)->status);
+WebhookAttempt WebhookClient::attempt(const std::string& body, const std::stop_token& stop) {
+  return request(config_.method, config_.method == "GET" ? nullptr : &body,
+                 config_.expect_status, stop);
+}
+
+WebhookAttempt WebhookClient::probe(const std::stop_token& stop) {
+  return request("GET", nullptr, std::nullopt, stop);
+}
+
+WebhookAttempt WebhookClient::request(std::string_view method, const std::string* body,
+                                      std::optional<int> expect_status,
+                                      const std::stop_token& stop) {
+  if (stop.stop_requested()) return {false, "not sent: stopping"};
+  auto headers = request_headers(config_);
+  if (auto* why = std::get_if<1>(&headers)) return {false, *why};
+  // A client certificate is read when a connection is made; say which file is wrong
+  // rather than "TLS handshake failed".
+  for (const auto& [file, flag] : {std::pair{&config_.cert_file, "--webhook-cert-file"},
+                                   std::pair{&config_.key_file, "--webhook-key-file"},
+                                   std::pair{&config_.ca_file, "--webhook-ca-file"}}) {
+    if (file->empty() || ::access(file->c_str(), R_OK) == 0) continue;
+    return {false, std::string(flag) + " " + *file + " cannot be read: " + std::strerror(errno)};
   }
-  return outcome;
+  if (!connection_) connection_ = std::make_unique<Connection>(config_, url_);
+  httplib::Request req;
+  req.method = std::string(method);
+  req.path = url_.target;
+  req.headers = std::move(std::get<0>(headers));
+  if (body) {
+    req.body = *body;
+    if (!req.has_header("Content-Type")) req.set_header("Content-Type", "application/json");
+  }
+  std::optional<httplib::Result> res;
+  bool cut = false;
+  {
+    AttemptGuard guard(connection_->client, connection_->socket,
+                       Steady::now() + config_.timeout, stop);
+    res.emplace(connection_->client.send(req));
+    cut = guard.fired();
+  }
+  // A connection shut down at the deadline, or that failed, is not reused: the next
+  // attempt opens a new one, with the certificate files as they are then.
+  if (cut || !*res) connection_.reset();
+  if (cut)
+    return {false, stop.stop_requested()
+                       ? "no complete answer from " + url_.origin + " (gave up: stopping)"
+                       : "no complete answer from " + url_.origin + " within " +
+                             format_duration(config_.timeout) + " (the whole attempt's time)"};
+  if (!*res) return {false, describe(res->error(), url_.origin)};
+  int status = (*res)->status;
+  bool ok = expect_status ? status == *expect_status : status >= 200 && status < 300;
+  if (ok) return {true, {}};
+  std::string error = req.method + " " + url_.text + " answered HTTP " + std::to_string(status);
+  if (expect_status) error += ", not the expected " + std::to_string(*expect_status);
+  return {false, error};
 }
 
 }  // namespace hotreload::cli
