@@ -474,6 +474,9 @@ BOOST_AUTO_TEST_CASE(a_bad_value_in_the_environment_is_refused_as_the_flag_would
   BOOST_TEST(r.exit_status == 2);
   BOOST_TEST(contains(r.err, "--poll-interval"), r.err);
   BOOST_TEST(contains(r.err, "soon"), r.err);
+  // Another command does not read watch's variables.
+  auto probe = run_to_exit(kCli, {"probe", vol.key("app.yaml")}, vol.scratch("stderr2"));
+  BOOST_TEST(probe.exit_status == 0, probe.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -454,6 +454,9 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
            "metric name prefix", std::string(kDefaultMetricsPrefix))
       ->group(group);
 
+  // A subcommand's variables are read when it is the one given (CLI11 reads them at the
+  // end of its parse when it has this callback), never for `hotreload probe`.
+  if (app.get_parent()) app.parse_complete_callback([] {});
   cl.environment(app, "HOTRELOAD_",
                  {"HOTRELOAD_PATH", "HOTRELOAD_DIR", "HOTRELOAD_HASH", "HOTRELOAD_PREVIOUS_HASH",
                   "HOTRELOAD_ADDED", "HOTRELOAD_CHANGED", "HOTRELOAD_REMOVED"});
