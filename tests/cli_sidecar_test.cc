@@ -3,11 +3,15 @@
 // for, several URLs, a readiness URL; /readyz, /healthz and last_reload_successful; every
 // flag from the environment. Each against a real local HTTP(S) endpoint, certificates made
 // by the openssl command in the test.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -710,6 +714,85 @@ BOOST_AUTO_TEST_CASE(render_to_publishes_a_directory_and_refuses_bad_combination
   BOOST_TEST(contains(r.err, "give one PATH or one --dir"), r.err);
   r = refused({"--render-to", vol.dir() + "/out", "--dir", vol.dir()});
   BOOST_TEST(contains(r.err, "overlaps the watched"), r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cli_webhook_kept_connection)
+
+// A service that answers the first request of its first connection (keeping it open),
+// then closes that connection on the second request without answering — a kept
+// connection closed by the service just as a request went out — and answers every
+// request of later connections. Counts the requests it read.
+class ClosingService {
+ public:
+  ClosingService() {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    BOOST_REQUIRE(::listen(listen_, 8) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ClosingService() {
+    ::shutdown(listen_, SHUT_RDWR);
+    ::close(listen_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/-/reload"; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  // One request (headers and a Content-Length body); false at the end of the connection.
+  static bool read_request(int fd) {
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      auto end = in.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        auto cl = in.find("Content-Length: ");
+        std::size_t body = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+        if (in.size() >= end + 4 + body) return true;
+      }
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) return false;
+      in.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  void serve() {
+    const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n";
+    for (int connection = 0;; ++connection) {
+      int fd = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      for (int request = 0; read_request(fd); ++request) {
+        ++requests_;
+        if (connection == 0 && request == 1) break;  // closed as the request went out
+        if (::write(fd, ok.data(), ok.size()) < 0) break;
+      }
+      ::close(fd);
+    }
+  }
+  int listen_ = -1;
+  int port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+BOOST_AUTO_TEST_CASE(a_kept_connection_closed_by_the_service_is_not_a_failed_attempt) {
+  ClosingService service;
+  Sidecar s;
+  CliProcess& cli = s.start({"--webhook", service.url()});
+  s.vol.publish({{"app.yaml", "v: 2\n"}});
+  BOOST_REQUIRE(eventually([&] { return service.requests() == 1; }));
+  s.vol.publish({{"app.yaml", "v: 3\n"}});  // on the kept connection: closed unanswered
+  BOOST_REQUIRE(eventually([&] { return service.requests() == 3; }));
+  wait_for_deliveries(s.port, s.path, 2);  // two attempts, both successful
+  BOOST_TEST(cli.stop() == 0);
+  for (const auto& l : cli.lines()) BOOST_TEST(!contains(l, "action_failed"), l);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

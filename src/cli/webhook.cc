@@ -231,10 +231,14 @@ struct WebhookClient::Connection {
     client.set_keep_alive(true);
     client.set_tcp_nodelay(true);
     if (!config.ca_file.empty()) client.set_ca_cert_path(config.ca_file);
-    client.set_socket_options([this](int sock) { socket.take(sock); });
+    client.set_socket_options([this](int sock) {
+      socket.take(sock);
+      opened = true;
+    });
   }
   httplib::Client client;
-  SocketCopy socket;  // of the connection the client holds now
+  SocketCopy socket;    // of the connection the client holds now
+  bool opened = false;  // whether the last send opened it (else it reused a kept one)
 };
 
 WebhookClient::WebhookClient(const WebhookConfig& config, WebhookUrl url)
@@ -265,7 +269,6 @@ WebhookAttempt WebhookClient::request(std::string_view method, const std::string
     if (file->empty() || ::access(file->c_str(), R_OK) == 0) continue;
     return {false, std::string(flag) + " " + *file + " cannot be read: " + std::strerror(errno)};
   }
-  if (!connection_) connection_ = std::make_unique<Connection>(config_, url_);
   httplib::Request req;
   req.method = std::string(method);
   req.path = url_.target;
@@ -274,17 +277,28 @@ WebhookAttempt WebhookClient::request(std::string_view method, const std::string
     req.body = *body;
     if (!req.has_header("Content-Type")) req.set_header("Content-Type", "application/json");
   }
+  const auto deadline = Steady::now() + config_.timeout;
   std::optional<httplib::Result> res;
   bool cut = false;
-  {
-    AttemptGuard guard(connection_->client, connection_->socket,
-                       Steady::now() + config_.timeout, stop);
-    res.emplace(connection_->client.send(req));
-    cut = guard.fired();
+  // A kept connection the service closed (its idle timeout) just as the request went out
+  // fails without an answer; that is not the service refusing. As HTTP clients do for a
+  // reused connection, the request goes once more, on a new one.
+  for (bool retried = false;; retried = true) {
+    if (!connection_) connection_ = std::make_unique<Connection>(config_, url_);
+    connection_->opened = false;
+    {
+      AttemptGuard guard(connection_->client, connection_->socket, deadline, stop);
+      res.emplace(connection_->client.send(req));
+      cut = guard.fired();
+    }
+    const bool reused = !connection_->opened;
+    // A connection shut down at the deadline, or that failed, is not reused: the next
+    // request opens a new one, with the certificate files as they are then.
+    if (cut || !*res) connection_.reset();
+    const bool stale = !cut && !*res && reused &&
+                       (res->error() == httplib::Error::Read || res->error() == httplib::Error::Write);
+    if (!stale || retried) break;
   }
-  // A connection shut down at the deadline, or that failed, is not reused: the next
-  // attempt opens a new one, with the certificate files as they are then.
-  if (cut || !*res) connection_.reset();
   if (cut)
     return {false, stop.stop_requested()
                        ? "no complete answer from " + url_.origin + " (gave up: stopping)"
