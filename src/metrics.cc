@@ -11,30 +11,45 @@
 
 namespace hotreload {
 
-const std::vector<double>& DurationHistogram::default_bounds_seconds() {
-  static const std::vector<double> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                          0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+namespace {
+
+const std::shared_ptr<const std::vector<double>>& shared_default_bounds() {
+  static const auto bounds = std::make_shared<const std::vector<double>>(std::vector<double>{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   return bounds;
 }
 
+}  // namespace
+
+const std::vector<double>& DurationHistogram::default_bounds_seconds() {
+  return *shared_default_bounds();
+}
+
+DurationHistogram::DurationHistogram()
+    : bounds_(shared_default_bounds()), cumulative_(bounds_->size(), 0) {}
+
 DurationHistogram::DurationHistogram(std::vector<double> upper_bounds_seconds)
-    : bounds_(std::move(upper_bounds_seconds)), cumulative_(bounds_.size(), 0) {
-  if (!std::is_sorted(bounds_.begin(), bounds_.end()))
+    : bounds_(std::make_shared<const std::vector<double>>(std::move(upper_bounds_seconds))),
+      cumulative_(bounds_->size(), 0) {
+  if (!std::is_sorted(bounds_->begin(), bounds_->end()))
     throw std::invalid_argument("histogram bounds must be sorted ascending");
 }
 
 void DurationHistogram::observe(std::chrono::nanoseconds duration) {
   double seconds = std::chrono::duration<double>(duration).count();
-  for (std::size_t i = 0; i < bounds_.size(); ++i)
-    if (seconds <= bounds_[i]) ++cumulative_[i];
+  const std::vector<double>& bounds = *bounds_;
+  for (std::size_t i = 0; i < bounds.size(); ++i)
+    if (seconds <= bounds[i]) ++cumulative_[i];
   ++count_;
   sum_seconds_ += seconds;
 }
 
 void MetricsRecorder::record(const Decision& decision) {
-  const bool accepted =
-      decision.kind == DecisionKind::reloaded || decision.kind == DecisionKind::loaded;
-  if (!accepted) return;
+  // A load has no duration to observe: only a snapshot's key count makes it worth an
+  // entry (one per watched path would cost more than the watch itself).
+  const bool worth_recording = decision.kind == DecisionKind::reloaded ||
+                               (decision.kind == DecisionKind::loaded && decision.snapshot);
+  if (!worth_recording) return;
   std::lock_guard lock(mu_);
   auto it = by_path_.find(decision.path);
   if (it == by_path_.end()) it = by_path_.try_emplace(std::string(decision.path)).first;

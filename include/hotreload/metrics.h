@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -48,18 +49,20 @@ class HOTRELOAD_EXPORT DurationHistogram {
   // 0.5 ms … 10 s: a reload is a read, a hash and a callback; anything above 10 s is stuck.
   static const std::vector<double>& default_bounds_seconds();
 
-  explicit DurationHistogram(std::vector<double> upper_bounds_seconds = default_bounds_seconds());
+  // With the default bounds, shared by every histogram that uses them.
+  DurationHistogram();
+  explicit DurationHistogram(std::vector<double> upper_bounds_seconds);
 
   void observe(std::chrono::nanoseconds duration);
 
-  const std::vector<double>& upper_bounds_seconds() const { return bounds_; }
+  const std::vector<double>& upper_bounds_seconds() const { return *bounds_; }
   // cumulative_counts()[i] = observations <= upper_bounds_seconds()[i].
   const std::vector<uint64_t>& cumulative_counts() const { return cumulative_; }
   uint64_t count() const { return count_; }
   double sum_seconds() const { return sum_seconds_; }
 
  private:
-  std::vector<double> bounds_;
+  std::shared_ptr<const std::vector<double>> bounds_;  // never null
   std::vector<uint64_t> cumulative_;
   uint64_t count_ = 0;
   double sum_seconds_ = 0;

@@ -52,11 +52,13 @@ std::shared_ptr<spdlog::logger> discarding_logger() {
 // knows what it replaces, and whether its last decision accepted the content on disk.
 class PathBook {
  public:
-  // Returns the previous hash of path and records the new one.
-  std::string replace(const std::string& path, const std::string& hash) {
+  // Returns the previous hash of path (hex, or empty) and records the new one.
+  std::string replace(const std::string& path, const Digest& hash) {
     std::lock_guard lock(mu_);
-    paths_[path].accepted = true;
-    return std::exchange(paths_[path].hash, hash);
+    Entry& e = paths_[path];
+    e.accepted = true;
+    std::optional<Digest> previous = std::exchange(e.hash, hash);
+    return previous ? previous->hex() : std::string();
   }
   void set_accepted(const std::string& path, bool accepted) {
     std::lock_guard lock(mu_);
@@ -72,7 +74,7 @@ class PathBook {
 
  private:
   struct Entry {
-    std::string hash;
+    std::optional<Digest> hash;  // 32 bytes, not 64 hex digits: one per watched path
     bool accepted = false;
   };
   mutable std::mutex mu_;
@@ -116,7 +118,7 @@ std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsReco
     }
     if (!d.hash) return;
     if (d.kind == DecisionKind::loaded) {
-      hashes.replace(std::string(d.path), d.hash->hex());
+      hashes.replace(std::string(d.path), *d.hash);
       if (deliver_first) {
         std::optional<KeyChanges> keys;
         if (d.snapshot) keys = KeyChanges::of(*d.snapshot);
@@ -126,7 +128,7 @@ std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsReco
     }
     if (d.kind == DecisionKind::reloaded) {
       std::string hash = d.hash->hex();
-      std::string previous = hashes.replace(std::string(d.path), hash);
+      std::string previous = hashes.replace(std::string(d.path), *d.hash);
       std::optional<KeyChanges> keys;
       if (d.snapshot) keys = KeyChanges::of(*d.snapshot);
       actions.enqueue({std::string(d.path), hash, previous, std::string(d.volume), std::move(keys)});
