@@ -317,7 +317,11 @@ BOOST_AUTO_TEST_CASE(the_webhook_keeps_its_connection_and_reopens_a_closed_one) 
   BOOST_TEST(endpoint.bodies().size() == 5u);  // each once: no attempt failed
   BOOST_TEST(endpoint.connections() == kept + 1);
   BOOST_TEST(cli.stop() == 0);
-  for (const auto& l : cli.lines()) BOOST_TEST(!contains(l, "action_failed"));
+  // The stop may cut the last attempt before it has read its answer ("gave up: stopping":
+  // the fifth body arrived, the 200 was still on its way). What must not happen is an
+  // attempt failing on the connection the service closed.
+  for (const auto& l : cli.lines())
+    BOOST_TEST(!(contains(l, "action_failed") && !contains(l, "(gave up: stopping)")));
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_webhook_is_logged_counted_and_not_fatal) {
