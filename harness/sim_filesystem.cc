@@ -280,6 +280,7 @@ int64_t SimFilesystem::stamp() const {
 }
 
 void SimFilesystem::touch(Node& n, bool content) {
+  if (directory_stamps_frozen_ && n.type == FileType::directory) return;
   int64_t t = stamp();
   if (content) n.mtime_ns = t;
   n.ctime_ns = t;

@@ -85,6 +85,9 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   void set_timestamp_granularity(std::chrono::nanoseconds g) { granularity_ = g; }
   void set_filesystem_type(uint64_t magic) { magic_ = magic; }
   void set_reader_uid(uint32_t uid) { reader_uid_ = uid; }
+  // Directories keep their mtime and ctime whatever is created, renamed or removed in
+  // them, as on some FUSE filesystems: their attributes cannot vouch for their names.
+  void set_directory_stamps_frozen(bool frozen) { directory_stamps_frozen_ = frozen; }
 
   // --- faults (all cleared by clear_faults) ---
   // The next `times` calls of `call` (-1: until cleared) on a path starting with
@@ -191,6 +194,7 @@ class SimFilesystem final : public Filesystem, public MutableTree {
   std::vector<uint64_t> free_inos_;
   uint32_t next_cookie_ = 1;
   std::chrono::nanoseconds granularity_{1};
+  bool directory_stamps_frozen_ = false;
   uint64_t magic_ = kTmpfsMagic;
   uint32_t reader_uid_ = kReaderUid;
   std::map<std::string, uint64_t> open_writers_;  // open_trunc .. close

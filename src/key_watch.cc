@@ -1,5 +1,6 @@
 #include "key_watch.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "consistent_read.h"
@@ -19,6 +20,19 @@ KeyWatch::KeyWatch(std::string path, Callback callback, Options options)
     : Watch(std::move(path), false, std::move(options)), callback_(std::move(callback)) {}
 
 namespace {
+
+// The links directly in dir, in walk order, are the same in a and b.
+bool same_links_in(std::string_view dir, const std::vector<Link>& a, const std::vector<Link>& b) {
+  auto in_dir = [&](const Link& l) { return directly_in(dir, l.path); };
+  auto ai = std::find_if(a.begin(), a.end(), in_dir);
+  auto bi = std::find_if(b.begin(), b.end(), in_dir);
+  while (ai != a.end() && bi != b.end()) {
+    if (!(*ai == *bi)) return false;
+    ai = std::find_if(std::next(ai), a.end(), in_dir);
+    bi = std::find_if(std::next(bi), b.end(), in_dir);
+  }
+  return ai == a.end() && bi == b.end();
+}
 
 // A walk takes several syscalls, so it can fail on a tree caught between two steps of a
 // writer: the kubelet removes the old ..<timestamp> directory right after the swap, and a
@@ -71,10 +85,11 @@ KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
   return result;
 }
 
-bool KeyWatch::unchanged_since_last_look(LookupCache& fs, Trigger trigger) {
+bool KeyWatch::unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkWitness& links) {
   if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
   if (!signature_ || racy_ || file_.empty()) return false;
   for (const Link& link : signature_->links) {
+    if (links.vouches_for(link.path)) continue;
     auto target = fs.readlink(link.path);
     if (!target || *target != link.target) return false;
   }
@@ -112,6 +127,10 @@ void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime 
   note_interests(fs, std::move(seen.walk.interests));
   Signature now{std::move(seen.walk.signature.links),
                 seen.content ? seen.content->stat : FileStat{}};
+  // Against a signature of the volume's last full check only: the initial look may be older.
+  links_moved_ = signature_ && checked_ && !seen.error &&
+                 !same_links_in(volume(), signature_->links, now.links);
+  checked_ = true;
   bool read = settle_look(signature_, trigger, seen.error, seen.error_path, seen.unchanged,
                           std::move(now));
   if (seen.error) file_.clear();

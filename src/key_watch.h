@@ -20,9 +20,11 @@ class KeyWatch final : public Watch {
   std::error_code look_initial(Filesystem& fs, std::string& message) override;
   std::error_code accept_initial_look(Clock& clock, std::string& message) override;
   void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) override;
-  // Each link of the signature still names its target, and the file the walk ended at has
-  // the signature's attributes: readlinks and one lstat, shared by the keys of a volume.
-  bool unchanged_since_last_look(LookupCache& fs, Trigger trigger) override;
+  // Each link of the signature still names its target (vouched for by the witness, or
+  // read), and the file the walk ended at has the signature's attributes: one lstat per
+  // key, what the keys of a volume share looked at once.
+  bool unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkWitness& links) override;
+  bool links_moved() const override { return links_moved_; }
 
  private:
   struct Look;
@@ -33,6 +35,8 @@ class KeyWatch final : public Watch {
   std::optional<Signature> signature_;  // of the content last read; reset on failure
   std::string file_;                    // the regular file that content was read from
   std::string initial_;                 // between look_initial and accept_initial_look
+  bool links_moved_ = false;            // by the last check, in the volume's directory
+  bool checked_ = false;                // a check has looked since the initial look
 };
 
 }  // namespace hotreload

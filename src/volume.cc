@@ -123,16 +123,19 @@ Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
 }
 
 // A poll of a volume at rest costs what it takes to see that nothing moved: each watch's
-// shortcut, with the volume's ..data read once. Anything in doubt, and every other trigger,
+// shortcut, with the volume directory's attributes standing in for the links in it, and
+// what the watches share looked at once. Anything in doubt, and every other trigger,
 // checks every watch in full.
 bool Volume::unchanged(LookupCache& cache, Trigger trigger,
                        const std::vector<std::shared_ptr<Watch>>& watches) {
   if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
+  LinkWitness links;
+  if (dir_attributes_ && !dir_stamps_frozen_) links = LinkWitness(cache, dir_, *dir_attributes_);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;
     if (!w->ready.load(std::memory_order_acquire) || !w->interests_while_loading.empty())
       return false;
-    if (!w->unchanged_since_last_look(cache, trigger)) return false;
+    if (!w->unchanged_since_last_look(cache, trigger, links)) return false;
   }
   return true;
 }
@@ -146,6 +149,8 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
   interests_.clear();
   at_rest_ = unchanged(cache, trigger, watches);
   if (at_rest_) return;  // what is armed stands
+  // Before any link is read: what the next poll's witness compares with.
+  std::optional<FileStat> attributes = LinkWitness::record(cache, dir_, wall_ns(clock));
   std::vector<Interest> wanted;
   add_anchor(dir_, wanted);
   for (const auto& w : watches) {
@@ -163,7 +168,11 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
     inodes_.merge(w->take_inodes());
     wants_retry_ = wants_retry_ || w->wants_retry();
     unannounced_change_ = unannounced_change_ || w->found_unannounced_change();
+    // A link re-pointed while the directory kept the attributes that were to vouch for it.
+    if (w->links_moved() && dir_attributes_ && attributes == dir_attributes_ && !dir_stamps_frozen_)
+      dir_stamps_frozen_ = frozen_unreported_ = true;
   }
+  dir_attributes_ = attributes;
   interests_ = std::move(wanted);
 }
 
@@ -209,6 +218,10 @@ bool Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted,
 Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime current_due,
                             bool announced_late, spdlog::logger& hub_log) {
   Next next;
+  if (std::exchange(frozen_unreported_, false))
+    hub_log.warn("event=directory_stamps_frozen dir={} detail=\"a symlink in it changed with "
+                 "its mtime and ctime unchanged; every poll reads its links from now on\"",
+                 dir_);
   if (mode_ == ActiveMode::events && unannounced_change_ && !announced_late) {
     fall_back_to_poll(table, "safety poll found a change that no event announced", false);
     next.due = now + policy_.poll_interval;

@@ -131,6 +131,12 @@ class Volume {
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
   bool at_rest_ = false;  // every watch's shortcut said nothing moved: nothing to arm
+
+  // The directory's attributes from before the last full check read any link, if they
+  // could vouch for its links then (LinkWitness).
+  std::optional<FileStat> dir_attributes_;
+  bool dir_stamps_frozen_ = false;  // they failed to: links are read at every poll
+  bool frozen_unreported_ = false;
 };
 
 }  // namespace hotreload

@@ -27,6 +27,7 @@
 #include "hotreload/options.h"
 #include "hotreload/snapshot.h"
 #include "hotreload/watcher.h"
+#include "link_witness.h"
 #include "lookup_cache.h"
 #include "path_walk.h"
 
@@ -80,10 +81,15 @@ class Watch {
 
   // A poll's shortcut, before any check: true if a few calls (no walk) show that nothing
   // the watch reads changed since its last look, which then stands, interests and all.
-  // False whenever in doubt: the volume then checks every watch in full.
-  virtual bool unchanged_since_last_look(LookupCache& /*fs*/, Trigger /*trigger*/) {
+  // links: the volume directory's witness for the symlinks in it. False whenever in doubt:
+  // the volume then checks every watch in full.
+  virtual bool unchanged_since_last_look(LookupCache& /*fs*/, Trigger /*trigger*/,
+                                         LinkWitness& /*links*/) {
     return false;
   }
+  // After a check: a symlink directly in the volume's directory named another target than
+  // at the watch's look before (the volume's test of its LinkWitness).
+  virtual bool links_moved() const { return false; }
 
   // Whether a change to name in dir (an event routed here) can change what the watch
   // reads: a writer at work on a file it never reads holds nothing back (an editor's swap

@@ -86,9 +86,10 @@ BOOST_AUTO_TEST_CASE(a_check_resolves_data_once_for_every_key) {
   for (const auto& [name, content] : keys) BOOST_TEST(counting.readlinks["/cfg/" + name] == 1);
 }
 
-// A volume at rest, read past its files' timestamp tick: a poll or safety poll reads ..data
-// once and, per key, its link and one lstat of the file — no walk — and arms nothing (what
-// is armed stands). A publish, a rehash or an event takes the full check.
+// A volume at rest, read past its files' timestamp tick: a poll or safety poll takes one
+// lstat of the volume directory, whose attributes vouch for every link in it (each key and
+// ..data), and one lstat per file — no walk, no readlink — and arms nothing (what is armed
+// stands). A publish, a rehash or an event takes the full check.
 BOOST_AUTO_TEST_CASE(a_poll_of_a_volume_at_rest_takes_the_shortcut) {
   Bench b;
   std::map<std::string, std::string> keys{{"a", "1"}, {"b", "2"}, {"c", "3"}};
@@ -106,23 +107,86 @@ BOOST_AUTO_TEST_CASE(a_poll_of_a_volume_at_rest_takes_the_shortcut) {
   };
   for (Trigger t : {Trigger::poll, Trigger::safety_poll}) {
     auto c = calls_of(t);
-    BOOST_TEST(c.readlinks["/cfg/..data"] == 1);
-    BOOST_TEST(c.lstats["/cfg"] == 0);  // no walk
-    BOOST_TEST(c.lstats["/cfg/a"] == 0);
-    BOOST_TEST(c.readlinks["/cfg/a"] == 1);
+    BOOST_TEST(c.lstats["/cfg"] == 1);  // the witness
+    BOOST_TEST(c.readlinks.empty());    // vouched for: a, b, c and ..data
+    BOOST_TEST(c.lstats["/cfg/a"] == 0);  // no walk
     BOOST_TEST(c.lstats["/cfg/" + *b.fs.read_link("/cfg/..data") + "/a"] == 1);
     BOOST_TEST(c.opens.empty());
     BOOST_TEST(b.table.watched("/cfg"));  // what was armed stands
   }
   for (Trigger t : {Trigger::safety_read, Trigger::rehash, Trigger::event})
-    BOOST_TEST(calls_of(t).lstats["/cfg"] == 1);  // walked in full
+    BOOST_TEST(calls_of(t).readlinks["/cfg/a"] == 1);  // walked in full
   std::size_t offers = b.decisions.size();
   b.clock->advance(kTimestampTickMax);
   b.publish({{"a", "1"}, {"b", "changed"}, {"c", "3"}});
-  BOOST_TEST(calls_of(Trigger::poll).lstats["/cfg"] == 1);  // ..data moved: in full
+  BOOST_TEST(calls_of(Trigger::poll).readlinks["/cfg/..data"] == 1);  // ..data moved: in full
   BOOST_TEST(b.decisions.size() == offers + 1);  // b reloaded
 }
 
+namespace {
+
+// /cfg/app.yaml -> v1.yaml, beside v2.yaml: re-pointing the link leaves the file the last
+// look ended at as it was, so only the link (or its directory) can tell.
+struct LinkBench : Bench {
+  Volume v{1, "/cfg", Volume::Policy::of(options(Mode::poll)), {ActiveMode::poll, {}}};
+  LinkBench() {
+    write("/cfg/v1.yaml", "one");
+    write("/cfg/v2.yaml", "two");
+    point_at("v1.yaml");
+    join(v, key("app.yaml", options(Mode::poll)));
+    clock->advance(kTimestampTickMax);
+    poll(Trigger::rehash);  // past every stamp's tick: the signature and the witness trusted
+  }
+  void write(const std::string& path, const std::string& content) {
+    BOOST_REQUIRE(!fs.apply({.kind = TreeOp::Kind::write_file, .path = path, .content = content}));
+  }
+  void point_at(const std::string& target) {
+    clock->advance(1ms);
+    BOOST_REQUIRE(!fs.apply({.kind = TreeOp::Kind::symlink, .path = "/cfg/.tmp", .other = target}));
+    BOOST_REQUIRE(!fs.apply({.kind = TreeOp::Kind::rename, .path = "/cfg/.tmp", .other = "/cfg/app.yaml"}));
+  }
+  void poll(Trigger trigger = Trigger::poll) {
+    v.check(fs, *clock, trigger, clock->now(), v.watches());
+    settle(v);
+    clock->advance(kTimestampTickMax);
+  }
+  std::optional<Digest> active() const { return v.watches().front()->status().hash; }
+};
+
+}  // namespace
+
+// A link re-pointed in the volume directory moves the directory's stamps: the next poll
+// reads the link, and reloads, although the file it named is as it was.
+BOOST_AUTO_TEST_CASE(a_relinked_key_is_found_by_the_next_poll_through_the_witness) {
+  LinkBench b;
+  BOOST_REQUIRE(b.active() == Digest::of("one"));
+  b.poll();  // at rest
+  b.point_at("v2.yaml");
+  b.poll();
+  BOOST_TEST(b.active() == Digest::of("two"));
+  b.point_at("v1.yaml");
+  b.poll();
+  BOOST_TEST(b.active() == Digest::of("one"));
+}
+
+// A filesystem whose directories keep their stamps hides a re-pointed link from the
+// witness until a look reads every link (the every-Nth rehash). That look sees the link
+// moved under unchanged attributes, and the volume reads its links at every poll from then
+// on: the next re-pointing is found by the next poll.
+BOOST_AUTO_TEST_CASE(directories_with_frozen_stamps_lose_the_witness_at_the_first_miss) {
+  LinkBench b;
+  b.fs.set_directory_stamps_frozen(true);
+  b.poll();
+  b.point_at("v2.yaml");
+  b.poll();
+  BOOST_TEST(b.active() == Digest::of("one"));  // vouched for: the cost of the witness
+  b.poll(Trigger::rehash);
+  BOOST_TEST(b.active() == Digest::of("two"));
+  b.poll();
+  b.point_at("v1.yaml");
+  b.poll();
+  BOOST_TEST(b.active() == Digest::of("one"));  // no longer waits for a rehash
+}
 BOOST_AUTO_TEST_CASE(a_kubelet_volume_holds_one_kernel_watch_and_none_on_its_payload) {
   Bench b;
   b.publish({{"a", "1"}, {"b", "1"}});

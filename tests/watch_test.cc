@@ -173,7 +173,8 @@ BOOST_AUTO_TEST_CASE(the_shortcut_holds_only_for_a_trusted_signature_at_rest) {
   Bench b;
   auto shortcut = [&](Trigger t) {
     LookupCache cache(b.fs);
-    return b.watch.unchanged_since_last_look(cache, t);
+    LinkWitness none;
+    return b.watch.unchanged_since_last_look(cache, t, none);
   };
   BOOST_TEST(!shortcut(Trigger::poll));  // racy: the load came 1 ms after v1's stamp
   b.clock->advance(kTimestampTickMax);
