@@ -20,6 +20,7 @@ std::string_view row_name(Row row) {
     case Row::keys_added_removed: return "keys_added_removed";
     case Row::one_key_invalid: return "one_key_invalid";
     case Row::ancestor_renamed: return "ancestor_renamed";
+    case Row::relinked_key: return "relinked_key";
     case Row::hung: return "hung";
     case Row::mixed: return "mixed";
   }

@@ -36,16 +36,21 @@ enum class Row : uint8_t {
   // Faults together, as production has them:
   mixed,  // every row's faults but hung's, drawn and interleaved in one run, on a volume
           // that may also be silent, coarse-timestamped or out of inotify watches
+  // Added after the rows above, so that their seeds keep their meaning:
+  // a key that is a symlink re-pointed to another file, which stays (a deploy's
+  // `current -> releases/N`): found by the next poll through its directory's stamps, or, on
+  // a filesystem whose directories keep their stamps (some FUSE), by the next rehash
+  relinked_key,
 };
 
-inline constexpr std::size_t kRowCount = 18;
+inline constexpr std::size_t kRowCount = 19;
 
 inline constexpr std::array<Row, kRowCount> kAllRows = {
     Row::file_deleted,   Row::dir_deleted,        Row::unreadable,      Row::bad_symlink,
     Row::swap_mid_read,  Row::rejected,           Row::partial_write,   Row::too_large,
     Row::no_events,      Row::lost_events,        Row::inotify_limits,  Row::initial_load,
     Row::torn_publish,   Row::keys_added_removed, Row::one_key_invalid, Row::ancestor_renamed,
-    Row::hung,           Row::mixed};
+    Row::hung,           Row::mixed,              Row::relinked_key};
 
 std::string_view row_name(Row row);
 std::optional<Row> row_from_name(std::string_view name);

@@ -32,7 +32,8 @@ else()
 endif()
 foreach(row file_deleted dir_deleted unreadable bad_symlink swap_mid_read rejected
         partial_write too_large no_events lost_events inotify_limits initial_load
-        torn_publish keys_added_removed one_key_invalid ancestor_renamed hung mixed)
+        torn_publish keys_added_removed one_key_invalid ancestor_renamed hung mixed
+        relinked_key)
   set_tests_properties(property_${row} PROPERTIES ENVIRONMENT "RC_PARAMS=seed=20261126 max_success=${HOTRELOAD_PROPERTY_CASES}")
 endforeach()
 

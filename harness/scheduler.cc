@@ -195,6 +195,14 @@ void add_row(Menu& m, Row row, Layout layout) {
         return SimCommand{.kind = K::rename_ancestor, .version = v};
       });
       break;
+    case Row::relinked_key:
+      m.add(4, [](std::mt19937_64& r, int v) { return writer(K::relink_save, r, v); });
+      m.add(1, [](std::mt19937_64& r, int) {  // a link that cannot be resolved for a while
+        return SimCommand{.kind = K::fs_error, .arg = pick(r, {1, 3, 5}),
+                          .call = r() % 2 ? FsCall::readlink : FsCall::lstat,
+                          .error = pick(r, {EACCES, EIO})};
+      });
+      break;
     case Row::hung:
       m.add(3, [](std::mt19937_64&, int) { return SimCommand{.kind = K::hang_volume}; });
       m.add(3, [](std::mt19937_64&, int) { return SimCommand{.kind = K::release_volume}; });
@@ -203,9 +211,11 @@ void add_row(Menu& m, Row row, Layout layout) {
     case Row::mixed:
       // Every other row's faults, those of rows bound to the other layout excepted (a
       // dangling ..data means nothing in a plain directory). Not hung's: a hung volume's
-      // run has a world of its own (a local watch beside it, a runner in lockstep).
+      // run has a world of its own (a local watch beside it, a runner in lockstep). Not
+      // those of rows added after mixed: its seeds, and what they find, keep their meaning.
       for (Row other : kAllRows) {
         if (other == Row::mixed || other == Row::hung || other == Row::initial_load) continue;
+        if (other > Row::mixed) continue;
         bool bound = layout_for(other, 0) == layout_for(other, 1);
         if (!bound || layout_for(other, 0) == layout) add_row(m, other, layout);
       }
@@ -219,7 +229,7 @@ bool makes_content(K kind) {
     case K::publish_oversized: case K::editor_save: case K::in_place_write:
     case K::recreate_dir: case K::heal_dangling: case K::swap_mid_read:
     case K::replace_mid_read: case K::publish_bad_key: case K::publish_mid_snapshot:
-    case K::rename_ancestor: case K::local_save:
+    case K::rename_ancestor: case K::local_save: case K::relink_save:
       return true;
     default: return false;
   }
@@ -232,8 +242,10 @@ Layout layout_for(Row row, uint64_t draw) {
     // The links ..data and key -> ..data/key, and publishes as one: the kubelet's.
     case Row::bad_symlink:
     case Row::torn_publish: return Layout::kubelet;
-    // Writes in place, and chmod: what editors and tools do to plain files.
-    case Row::partial_write: return Layout::plain;
+    // Writes in place, and chmod: what editors and tools do to plain files. A deploy's
+    // symlink switch beside the versions it keeps.
+    case Row::partial_write:
+    case Row::relinked_key: return Layout::plain;
     default: return draw % 2 ? Layout::plain : Layout::kubelet;
   }
 }
@@ -278,6 +290,12 @@ RunPlan plan_run(uint64_t seed, std::size_t commands) {
   bool mixed = plan.row == Row::mixed;
   c.silent_volume = plan.row == Row::no_events || (mixed && rng() % 4 == 0);
   c.hung_volume = plan.row == Row::hung;
+  // Half the relinked_key runs on directories that do not stamp their changes; a relink
+  // is announced by events, so those runs are mostly silent or polled.
+  if (plan.row == Row::relinked_key) {
+    c.frozen_dir_stamps = rng() % 2 == 0;
+    c.silent_volume = rng() % 2 == 0;
+  }
   if ((plan.row == Row::inotify_limits && rng() % 2 == 0) || (mixed && rng() % 4 == 0))
     c.watch_limit_errno = pick(rng, {ENOSPC, EMFILE});
   if (plan.row == Row::initial_load)
@@ -380,6 +398,7 @@ std::string describe(const WorldConfig& c) {
   if (!c.watch_volume) text += ", no VolumeWatcher";
   if (c.ancestors_unwatchable) text += ", the directories above it cannot be watched";
   if (c.hung_volume) text += ", its server can stop answering, a local file beside";
+  if (c.frozen_dir_stamps) text += ", directories keep their stamps";
   if (c.initial != InitialState::valid) text += ", starts on a " + std::string(to_string(c.initial)) + " file";
   return text + ", world seed " + std::to_string(c.seed);
 }

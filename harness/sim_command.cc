@@ -88,6 +88,7 @@ std::string to_string(const SimCommand& c) {
     case K::hang_volume: return "/vol stops answering (calls block)";
     case K::release_volume: return "/vol answers again";
     case K::local_save: return "editor_save v" + v + " of /local/app.yaml";
+    case K::relink_save: return with_interleave("relink app.yaml -> .app.yaml.v" + v, c.interleave);
     case K::run_hub: return "hub runs " + a + " ms";
     case K::quiesce: return "quiesce (faults stop; convergence checked)";
   }
@@ -128,6 +129,7 @@ std::optional<Row> fault_row(const SimCommand& c) {
     case K::overflow_queue: return Row::lost_events;
     case K::watch_limit: return Row::inotify_limits;
     case K::hang_volume: return Row::hung;
+    case K::relink_save: return Row::relinked_key;
     default: return std::nullopt;
   }
 }

@@ -65,6 +65,10 @@ struct SimCommand {
     hang_volume,          // /vol's server stops answering: every call under /vol blocks
     release_volume,       // and answers again: the blocked calls return
     local_save,           // an editor saves `version` of /local/app.yaml (a local volume)
+    // Not fuzzed either (after quiesce), for the same reason.
+    relink_save,          // plain directory: `version` is written to .app.yaml.v<version>,
+                          // and app.yaml, a symlink, re-pointed to it (a temporary link
+                          // renamed over it, as `ln -sfn`); the versions before it stay
   };
   Kind kind = Kind::run_hub;
   int version = 0;

@@ -62,6 +62,7 @@ SimWorld::SimWorld(WorldConfig config)
       internal_errors_(std::make_shared<uint64_t>(0)) {
   if (config_.hung_volume) config_.silent_volume = true;  // a remote volume: polled
   fs_->set_timestamp_granularity(config_.granularity);
+  fs_->set_directory_stamps_frozen(config_.frozen_dir_stamps);
   if (config_.silent_volume) fs_->set_filesystem_type(SimFilesystem::kNfsMagic);
   auto events = std::make_unique<SimEvents>(*fs_, clock_, config_.seed ^ 0x9e3779b97f4a7c15ull);
   events_ = events.get();
@@ -712,8 +713,10 @@ std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
   // the watch says, or a watch left in events mode would pass on its safety poll.
   if (config_.silent_volume && config_.mode == Mode::automatic) mode = ActiveMode::poll;
   if (mode == ActiveMode::poll) {
-    // Same size, same mtime tick: only the every-Nth-poll rehash can tell.
-    bool blind = config_.granularity > 1ns || stale_attributes_seen_;
+    // Same size, same mtime tick: only the every-Nth-poll rehash can tell. So for a link
+    // re-pointed in a directory that keeps its stamps, the first time (the volume then
+    // reads its links at every poll).
+    bool blind = config_.granularity > 1ns || stale_attributes_seen_ || config_.frozen_dir_stamps;
     return (blind ? poll * (config_.rehash_every + 1) : 2 * poll) + extra_delay_;
   }
   // Lost events, or a silent volume watched in forced events mode: the safety poll. A lost
@@ -723,7 +726,8 @@ std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
   if (!unannounced) return poll + extra_delay_;
   // Safety polls compare attributes: what an attribute cache hides waits for the one in
   // rehash_every that reads.
-  auto safety_polls = stale_attributes_seen_ ? config_.rehash_every + 1 : 2;
+  auto safety_polls =
+      stale_attributes_seen_ || config_.frozen_dir_stamps ? config_.rehash_every + 1 : 2;
   return safety * safety_polls + 2 * poll + extra_delay_;
 }
 
@@ -1015,6 +1019,16 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
       if (config_.hung_volume)
         apply_plan(plan_editor_save("/local/app.yaml", make_content(c.version, ContentKind::valid)),
                    c.interleave);
+      break;
+    case K::relink_save:
+      if (!kubelet_layout) {
+        std::string version = ".app.yaml.v" + std::to_string(c.version) + "-" + std::to_string(++relinks_);
+        apply_plan({{.kind = TK::write_file, .path = dir + "/" + version,
+                     .content = content(ContentKind::valid), .mode = 0644},
+                    {.kind = TK::symlink, .path = dir + "/.app.yaml.tmp", .other = version},
+                    {.kind = TK::rename, .path = dir + "/.app.yaml.tmp", .other = kPath}},
+                   c.interleave);
+      }
       break;
     case K::companion_stop:
       companion_.reset();

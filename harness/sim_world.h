@@ -92,6 +92,8 @@ struct WorldConfig {
   // answering, and a FileWatcher on a local file, /local/app.yaml, shares the hub.
   bool hung_volume = false;
   std::chrono::milliseconds stall_timeout{3000};
+  // The relinked_key row: directories keep their mtime and ctime when names in them change.
+  bool frozen_dir_stamps = false;
 };
 
 struct Violation {
@@ -218,6 +220,7 @@ class SimWorld {
   std::map<std::string, uint64_t> disk_seq_;
   std::optional<std::string> disk_now_;
   uint64_t seq_ = 0;
+  int relinks_ = 0;  // relink_save's versions so far: each writes a file of its own
 
   // What the volume has held: snapshot hash -> the sequence number of its last arrival
   // (kubelet layout: states as a whole), and each key's contents (plain layout).

@@ -59,7 +59,7 @@ class Surveyor {
           if (selected(sel_, key)) add(key, path, Signature{{}, *st});
           break;
         case FileType::symlink:
-          if (selected(sel_, key)) follow(key, path);
+          if (selected(sel_, key) && !follow(key, path)) return false;
           break;
         case FileType::other: break;
       }
@@ -68,11 +68,20 @@ class Surveyor {
   }
 
  private:
-  // A symlink is a key when it leads to a regular file; a dangling one is no file (yet).
-  void follow(const std::string& key, const std::string& path) {
+  // A symlink is a key when it leads to a regular file; a dangling or looping one, or one
+  // to a directory or a device, is no file (yet). One that cannot be resolved (EACCES, EIO
+  // on the way) may well lead to a key: the survey fails, and the active snapshot stays.
+  bool follow(const std::string& key, const std::string& path) {
     PathWalk walk = walk_path(fs_, path);
     out_.interests.insert(out_.interests.end(), walk.interests.begin(), walk.interests.end());
     if (!walk.error) add(key, walk.file, std::move(walk.signature));
+    else if (!leads_to_no_file(walk.error)) return failed(walk.error, walk.error_path);
+    return true;
+  }
+
+  static bool leads_to_no_file(std::error_code ec) {
+    return is_missing(ec) || ec == std::errc::too_many_symbolic_link_levels ||
+           ec == std::errc::is_a_directory || ec == Errc::not_regular_file;
   }
 
   void add(const std::string& key, const std::string& file, Signature signature) {
