@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Turns bench/targets' targets.txt into targets.md (each target, its figure, met or not)
-and targets.png (each figure as a fraction of its target; below 1 is met).
+"""Turns bench/targets' results into targets.md (each target, its figure, met or not) and
+targets.png (each figure as a fraction of its target; below 1 is met). It reads, in
+RESULTS_DIR, targets.txt (the tools' key=value lines) and targets-poll_cpu.json
+(poll_cpu_benchmark's Google Benchmark JSON: the in-process poll figures).
 
 usage: plot_targets.py RESULTS_DIR [QUICK]
 """
 import datetime
+import json
 import os
 import platform
 import sys
@@ -23,10 +26,38 @@ def read(path):
     return runs
 
 
+# The in-process poll figures: label -> the poll_cpu_benchmark run it is read from.
+POLL_RUNS = [
+    ("poll_plain", "poll_cpu/plain/files:"),
+    ("poll_plain_floor", "poll_floor/plain/files:"),
+    ("poll_lone_kubelet_key", "poll_cpu/kubelet/files:"),
+    ("poll_kubelet_floor", "poll_floor/kubelet/files:"),
+    ("poll_key_of_10", "poll_cpu/kubelet_volume/keys:10/volumes:1000/file_watchers"),
+]
+
+
+def read_poll(path):
+    """poll_cpu_benchmark's JSON -> {label: {files, cpu_ns_per_key_p50, fs_calls_per_key}},
+    the figures rounded as text as targets.txt held them (the rows use those roundings)."""
+    benchmarks = {b["name"].split("/iterations")[0]: b for b in json.load(open(path))["benchmarks"]}
+    runs = {}
+    for label, prefix in POLL_RUNS:
+        for name, b in benchmarks.items():
+            if name.startswith(prefix):
+                runs[label] = {
+                    "files": "%d" % b.get("files", 0),
+                    "cpu_ns_per_key_p50": "%.0f" % b["cpu_ns_per_file_p50"],
+                    "fs_calls_per_key": "%.2f" % b.get("fs_calls_per_file", b.get("fs_calls_per_key", 0)),
+                }
+                break
+    return runs
+
+
 def main():
     out = sys.argv[1]
     quick = len(sys.argv) > 2 and sys.argv[2] == "1"
     runs = read(os.path.join(out, "targets.txt"))
+    runs.update(read_poll(os.path.join(out, "targets-poll_cpu.json")))
 
     def fig(run, key, scale=1.0):
         return float(runs[run][key]) * scale
