@@ -129,8 +129,11 @@ Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
 bool Volume::unchanged(LookupCache& cache, Trigger trigger,
                        const std::vector<std::shared_ptr<Watch>>& watches) {
   if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
+  // Without the every-Nth full read (rehash_every 0), nothing would ever find out a
+  // directory whose stamps do not move: its links are read at every poll then.
   LinkWitness links;
-  if (dir_attributes_ && !dir_stamps_frozen_) links = LinkWitness(cache, dir_, *dir_attributes_);
+  if (dir_attributes_ && !dir_stamps_frozen_ && policy_.rehash_every != 0)
+    links = LinkWitness(cache, dir_, *dir_attributes_);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;
     if (!w->ready.load(std::memory_order_acquire) || !w->interests_while_loading.empty())

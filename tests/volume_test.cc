@@ -123,6 +123,27 @@ BOOST_AUTO_TEST_CASE(a_poll_of_a_volume_at_rest_takes_the_shortcut) {
   BOOST_TEST(b.decisions.size() == offers + 1);  // b reloaded
 }
 
+// With --rehash-every 0 no look would ever read the links again in full, so nothing could
+// find out a directory whose stamps do not move: its attributes vouch for nothing then,
+// and each link is read at every poll (the files are still vouched for by their stat).
+BOOST_AUTO_TEST_CASE(without_rehash_every_link_is_read_at_every_poll) {
+  Bench b;
+  b.publish({{"a", "1"}});
+  Options o = b.options();
+  o.rehash_every = 0;
+  Volume v(1, "/cfg", Volume::Policy::of(o), {});
+  b.join(v, b.key("a", o));
+  b.clock->advance(kTimestampTickMax);
+  v.check(b.fs, *b.clock, Trigger::poll, b.clock->now(), v.watches());  // reads: now trusted
+  b.settle(v);
+  CountingFilesystem c(b.fs);
+  v.check(c, *b.clock, Trigger::poll, b.clock->now(), v.watches());
+  BOOST_TEST(c.readlinks["/cfg/a"] == 1);
+  BOOST_TEST(c.readlinks["/cfg/..data"] == 1);
+  BOOST_TEST(c.lstats["/cfg/a"] == 0);  // still the shortcut: no walk
+  BOOST_TEST(c.opens.empty());
+}
+
 namespace {
 
 // /cfg/app.yaml -> v1.yaml, beside v2.yaml: re-pointing the link leaves the file the last
