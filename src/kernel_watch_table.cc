@@ -17,6 +17,9 @@ std::vector<Interest> normalised(std::vector<Interest> wanted) {
     return a.dir == b.dir && a.name == b.name;
   };
   wanted.erase(std::unique(wanted.begin(), wanted.end(), same_place), wanted.end());
+  // The table keeps it for the owner's lifetime; the duplicates' room would stay with it
+  // (the keys of a 10-key volume name the directories above it ten times: 64 slots, 15 used).
+  wanted.shrink_to_fit();
   return wanted;
 }
 

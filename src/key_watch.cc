@@ -16,7 +16,7 @@ struct KeyWatch::Look {
   bool unchanged = false;
 };
 
-KeyWatch::KeyWatch(std::string path, Callback callback, Options options)
+KeyWatch::KeyWatch(std::string path, Callback callback, std::shared_ptr<const Options> options)
     : Watch(std::move(path), false, std::move(options)), callback_(std::move(callback)) {}
 
 namespace {
@@ -128,8 +128,9 @@ void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime 
   Signature now{std::move(seen.walk.signature.links),
                 seen.content ? seen.content->stat : FileStat{}};
   // Against a signature of the volume's last full check only: the initial look may be older.
-  links_moved_ = signature_ && checked_ && !seen.error &&
-                 !same_links_in(volume(), signature_->links, now.links);
+  // An unchanged signature has the same links (the event path's usual case: no compare).
+  links_moved_ = signature_ && checked_ && !seen.error && !seen.unchanged &&
+                 !same_links_in(parent_view(path()), signature_->links, now.links);
   checked_ = true;
   bool read = settle_look(signature_, trigger, seen.error, seen.error_path, seen.unchanged,
                           std::move(now));

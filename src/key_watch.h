@@ -15,7 +15,7 @@ namespace hotreload {
 
 class KeyWatch final : public Watch {
  public:
-  KeyWatch(std::string path, Callback callback, Options options);
+  KeyWatch(std::string path, Callback callback, std::shared_ptr<const Options> options);
 
   std::error_code look_initial(Filesystem& fs, std::string& message) override;
   std::error_code accept_initial_look(Clock& clock, std::string& message) override;

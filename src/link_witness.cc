@@ -24,8 +24,7 @@ std::optional<FileStat> LinkWitness::record(LookupCache& fs, const std::string& 
                                             int64_t look_started_ns) {
   auto st = fs.lstat(dir);
   if (!st || st->type != FileType::directory) return std::nullopt;
-  int64_t newest = std::max(st->mtime_ns, st->ctime_ns);
-  if (look_started_ns - newest < kTimestampTickMax.count()) return std::nullopt;
+  if (!settled(newest_stamp(*st), look_started_ns)) return std::nullopt;
   return *st;
 }
 

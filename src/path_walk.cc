@@ -6,11 +6,13 @@
 
 namespace hotreload {
 
-std::string parent_of(const std::string& path) {
+std::string_view parent_view(std::string_view path) {
   auto slash = path.find_last_of('/');
-  if (slash == std::string::npos || slash == 0) return "/";
+  if (slash == std::string_view::npos || slash == 0) return "/";
   return path.substr(0, slash);
 }
+
+std::string parent_of(const std::string& path) { return std::string(parent_view(path)); }
 
 std::string name_of(const std::string& path) {
   auto slash = path.find_last_of('/');

@@ -81,6 +81,7 @@ bool is_kubelet_payload_dir(const std::string& dir);
 
 // Lexical path helpers for absolute, normalised paths.
 std::string parent_of(const std::string& path);   // "/a/b" -> "/a", "/a" -> "/"
+std::string_view parent_view(std::string_view path);  // the same, inside path
 std::string name_of(const std::string& path);     // "/a/b" -> "b"
 std::string join_path(const std::string& dir, const std::string& name);
 // Makes path absolute (against the working directory) without changing the file it names:

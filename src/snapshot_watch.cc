@@ -175,8 +175,8 @@ struct SnapshotWatch::Look {
   bool unchanged = false;
 };
 
-SnapshotWatch::SnapshotWatch(std::string dir, SnapshotCallback callback, Options options,
-                             KeySelection keys)
+SnapshotWatch::SnapshotWatch(std::string dir, SnapshotCallback callback,
+                             std::shared_ptr<const Options> options, KeySelection keys)
     : Watch(std::move(dir), true, std::move(options)), callback_(std::move(callback)), keys_(std::move(keys)) {}
 
 int64_t newest_stamp(const SnapshotSignature& s) {

@@ -40,7 +40,8 @@ SnapshotSurvey survey_snapshot(Filesystem& fs, const std::string& dir, const Key
 
 class SnapshotWatch final : public Watch {
  public:
-  SnapshotWatch(std::string dir, SnapshotCallback callback, Options options, KeySelection keys);
+  SnapshotWatch(std::string dir, SnapshotCallback callback, std::shared_ptr<const Options> options,
+                KeySelection keys);
 
   std::error_code look_initial(Filesystem& fs, std::string& message) override;
   std::error_code accept_initial_look(Clock& clock, std::string& message) override;

@@ -37,7 +37,9 @@ int64_t wall_ns(const Clock& clock) {
              clock.wall_now().time_since_epoch()).count();
 }
 
-int64_t newest_stamp(const Signature& s) { return std::max(s.file.mtime_ns, s.file.ctime_ns); }
+int64_t newest_stamp(const FileStat& st) { return std::max(st.mtime_ns, st.ctime_ns); }
+
+int64_t newest_stamp(const Signature& s) { return newest_stamp(s.file); }
 
 std::shared_ptr<spdlog::logger> default_logger() {
   static const std::shared_ptr<spdlog::logger> logger = [] {
@@ -49,11 +51,11 @@ std::shared_ptr<spdlog::logger> default_logger() {
   return logger;
 }
 
-Watch::Watch(std::string path, bool whole_volume, Options options)
+Watch::Watch(std::string path, bool whole_volume, std::shared_ptr<const Options> options)
     : path_(std::move(path)),
       whole_volume_(whole_volume),
       options_(std::move(options)),
-      logger_(options_.logger ? options_.logger : default_logger()) {}
+      logger_(options_->logger ? options_->logger : default_logger()) {}
 
 std::string Watch::describe(std::error_code ec, const std::string& where) const {
   std::string text = ec.message();
@@ -65,7 +67,8 @@ std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke
                                       std::string& message, Snapshot* snapshot) {
   std::chrono::nanoseconds took{};
   Verdict verdict = run_callback(invoke, clock, took, true);
-  if (took > options_.slow_callback) loaded_took_ = took;
+  Loading& start = loading();
+  if (took > options_->slow_callback) start.took = took;
   if (!verdict.accepted) {
     message = "hotreload: cannot load " + path_ + ": content rejected: " + verdict.reason;
     return make_error_code(Errc::rejected);
@@ -75,20 +78,20 @@ std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke
     status_.hash = digest;
     status_.last_reload = clock.wall_now();
   }
-  loaded_hash_ = digest;
-  if (snapshot) loaded_snapshot_ = std::make_unique<Snapshot>(std::move(*snapshot));
+  start.hash = digest;
+  if (snapshot) start.snapshot = std::make_unique<Snapshot>(std::move(*snapshot));
   return {};
 }
 
 void Watch::announce_loaded() {
-  announced_ = true;
-  if (!loaded_hash_) return;
-  report({.kind = DecisionKind::loaded, .hash = *loaded_hash_, .detail = start_reason_,
-          .snapshot = loaded_snapshot_.get()},
+  if (!loading_) return;
+  const std::unique_ptr<Loading> start = std::move(loading_);
+  if (!start->hash) return;
+  report({.kind = DecisionKind::loaded, .hash = *start->hash, .detail = start->start_reason,
+          .snapshot = start->snapshot.get()},
          false, true);
-  loaded_snapshot_.reset();
-  if (loaded_took_ > std::chrono::nanoseconds{0})
-    report({.kind = DecisionKind::slow_callback, .callback_duration = loaded_took_}, false, true);
+  if (start->took > std::chrono::nanoseconds{0})
+    report({.kind = DecisionKind::slow_callback, .callback_duration = start->took}, false, true);
 }
 
 bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
@@ -106,17 +109,17 @@ bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
     if (was_failing) report({.kind = DecisionKind::restored, .hash = digest, .snapshot = snapshot});
     return false;
   }
-  if (refused_ == digest) {  // refused before: not offered to the callback again
+  if (refused_ && refused_->hash == digest) {  // refused before: not offered again
     bool logged_since = failure_ != Errc::rejected;  // a read failure was logged meanwhile
     failure_ = make_error_code(Errc::rejected);
     {
       std::lock_guard lock(status_mu_);
-      status_.last_error = "content rejected: " + refused_reason_;
+      status_.last_error = "content rejected: " + refused_->reason;
       if (logged_since) ++status_.errors;
     }
     if (logged_since)
       report({.kind = DecisionKind::rejected, .hash = digest,
-              .error = make_error_code(Errc::rejected), .detail = refused_reason_,
+              .error = make_error_code(Errc::rejected), .detail = refused_->reason,
               .snapshot = snapshot});
     return false;
   }
@@ -137,8 +140,7 @@ bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
             .callback_duration = took, .snapshot = snapshot});
     return true;
   }
-  refused_ = digest;
-  refused_reason_ = verdict.reason;
+  refused_ = std::make_unique<Refusal>(Refusal{digest, verdict.reason});
   failure_ = make_error_code(Errc::rejected);
   {
     std::lock_guard lock(status_mu_);
@@ -172,7 +174,7 @@ Verdict Watch::run_callback(const Invoke& invoke, Clock& clock, std::chrono::nan
   }
   if (!verdict.accepted && verdict.reason.empty()) verdict.reason = "refused by callback";
   took = clock.now() - start;
-  if (took > options_.slow_callback && !initial)
+  if (took > options_->slow_callback && !initial)
     report({.kind = DecisionKind::slow_callback, .callback_duration = took});
   return verdict;
 }
@@ -202,13 +204,13 @@ void Watch::look_failed(std::error_code ec, const std::string& where) {
 
 void Watch::set_start_mode(ActiveMode mode, std::string why) {
   mode_.store(mode, std::memory_order_relaxed);
-  start_reason_ = std::move(why);
+  loading().start_reason = std::move(why);
   std::lock_guard lock(status_mu_);
   status_.mode = mode;
 }
 
 void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
-  if (!announced_) return set_start_mode(mode, std::string(why));
+  if (loading_) return set_start_mode(mode, std::string(why));
   bool changed = mode_.exchange(mode, std::memory_order_relaxed) != mode;
   {
     std::lock_guard lock(status_mu_);
@@ -236,9 +238,15 @@ Status Watch::status() const {
   Status copy;
   {
     std::lock_guard lock(status_mu_);
-    copy = status_;
+    copy.hash = status_.hash;
+    copy.last_reload = status_.last_reload;
+    copy.reloads = status_.reloads;
+    copy.errors = status_.errors;
+    copy.mode = status_.mode;
+    copy.last_error = status_.last_error;
+    copy.stalled_since = status_.stalled_since;
   }
-  copy.path = path_;  // not stored twice
+  copy.path = path_;
   copy.volume = volume();
   return copy;
 }
@@ -255,7 +263,7 @@ void Watch::report(Decision d, bool quiet, bool under_hub_lock) {
   }
   if (detached.load(std::memory_order_acquire)) return;  // stopped: nobody to tell
   if (!quiet) log_decision(*logger_, d);
-  if (!options_.on_decision) return;
+  if (!options_->on_decision) return;
   if (under_hub_lock || user_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id())
     return notify(d);
   std::lock_guard user(user_mu_);
@@ -264,7 +272,7 @@ void Watch::report(Decision d, bool quiet, bool under_hub_lock) {
 
 void Watch::notify(const Decision& d) {
   try {
-    options_.on_decision(d);
+    options_->on_decision(d);
   } catch (...) {
     // A broken observer must not take the watch down; the decision is already logged.
   }

@@ -51,14 +51,21 @@ enum class Trigger : uint8_t {
 inline constexpr std::chrono::nanoseconds kTimestampTickMax = std::chrono::seconds(2);
 
 int64_t wall_ns(const Clock& clock);
-// The newest timestamp (mtime or ctime) a signature holds.
+// The newest timestamp (mtime or ctime) of a file, or of the file a signature holds.
+int64_t newest_stamp(const FileStat& st);
 int64_t newest_stamp(const Signature& s);
+// Whether a stamp seen by a look started at look_started_ns (wall clock) vouches for what
+// it stamps: not if the look came within one timestamp tick of it, when a same-size
+// rewrite in that tick would leave every stamp as it was.
+inline bool settled(int64_t newest_stamp_ns, int64_t look_started_ns) {
+  return look_started_ns - newest_stamp_ns >= kTimestampTickMax.count();
+}
 
 class Watch {
  public:
   // whole_volume: the watch is the whole directory at path (a VolumeWatcher's), not a file
-  // in the directory above it.
-  Watch(std::string path, bool whole_volume, Options options);
+  // in the directory above it. options: not null; watches started alike may share one.
+  Watch(std::string path, bool whole_volume, std::shared_ptr<const Options> options);
   virtual ~Watch() = default;
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;
@@ -106,7 +113,7 @@ class Watch {
   const std::string& path() const { return path_; }
   // The directory whose volume the watch belongs to.
   std::string volume() const { return whole_volume_ ? path_ : parent_of(path_); }
-  const Options& options() const { return options_; }
+  const Options& options() const { return *options_; }
   Status status() const;
   ActiveMode mode() const { return mode_.load(std::memory_order_relaxed); }
   // Reports the change unless why is empty; quiet: to on_decision only, not the log (the
@@ -178,7 +185,7 @@ class Watch {
     bool safety = trigger == Trigger::safety_poll || trigger == Trigger::safety_read;
     if (safety && signature && mode() == ActiveMode::events && !(*signature == now))
       unannounced_change_ = true;
-    racy_ = look_started_ns_ - newest_stamp(now) < kTimestampTickMax.count();
+    racy_ = !settled(newest_stamp(now), look_started_ns_);
     signature = std::move(now);
     return true;
   }
@@ -215,27 +222,49 @@ class Watch {
 
   const std::string path_;
   const bool whole_volume_;
-  const Options options_;
+  // Shared: a process watching ten thousand files with the same options keeps one copy.
+  const std::shared_ptr<const Options> options_;
   std::shared_ptr<spdlog::logger> logger_;
 
   // Set under the hub's lock, from the thread that starts a watch too (a volume that falls
   // back to polling as a watch joins it), while the hub thread checks its other watches.
   std::atomic<ActiveMode> mode_{ActiveMode::events};
-  std::string start_reason_;  // why it started in mode_ (auto on a remote volume), or empty
-  // The accepted initial content, until announce_loaded() reports it.
-  std::optional<Digest> loaded_hash_;
-  std::unique_ptr<Snapshot> loaded_snapshot_;
-  std::chrono::nanoseconds loaded_took_{0};  // the load's callback, if slow
-  bool announced_ = false;  // hub lock
+  // What the `loaded` decision will say; freed by announce_loaded() (under the hub's lock),
+  // so a watch does not carry its start for the rest of its life, and made again by a
+  // restart. Null: announced, and set_mode() reports.
+  struct Loading {
+    std::string start_reason;  // why it started in mode_ (auto on a remote volume), or empty
+    std::optional<Digest> hash;  // the accepted initial content
+    std::unique_ptr<Snapshot> snapshot;
+    std::chrono::nanoseconds took{0};  // the load's callback, if slow
+  };
+  std::unique_ptr<Loading> loading_ = std::make_unique<Loading>();
+  Loading& loading() {
+    if (!loading_) loading_ = std::make_unique<Loading>();
+    return *loading_;
+  }
 
   // Hub-thread state.
-  std::optional<Digest> refused_;       // the content the callback last refused
-  std::string refused_reason_;
+  struct Refusal {
+    Digest hash;
+    std::string reason;
+  };
+  std::unique_ptr<Refusal> refused_;    // the content the callback last refused, if any
   std::error_code failure_;             // the cause last logged, so it is logged once
   int unstable_rounds_ = 0;             // consecutive looks that found the file moving
 
+  // Status without the path and volume, which status() adds: a watch keeps its path once.
+  struct Standing {
+    std::optional<Digest> hash;
+    std::optional<WallTime> last_reload;
+    uint64_t reloads = 0;
+    uint64_t errors = 0;
+    ActiveMode mode = ActiveMode::events;
+    std::string last_error;
+    std::optional<SteadyTime> stalled_since;
+  };
   mutable std::mutex status_mu_;
-  Status status_;  // written on the hub thread under status_mu_
+  Standing status_;  // written on the hub thread under status_mu_
 
   std::mutex user_mu_;                          // held while user code runs
   std::atomic<std::thread::id> user_thread_{};  // the thread running it, if any

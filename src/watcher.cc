@@ -12,14 +12,16 @@ namespace hotreload {
 namespace {
 
 // Refuses options that would spin the hub or refuse every file, before anything starts.
-Options checked(Options options, const std::string& path) {
+std::shared_ptr<const Options> checked(std::shared_ptr<const Options> options,
+                                       const std::string& path) {
   auto refuse = [&](const std::string& why) {
     throw std::invalid_argument("hotreload: bad options for " + path + ": " + why);
   };
   if (path.empty()) refuse("the path is empty");
-  if (options.poll_interval.count() <= 0) refuse("poll_interval must be positive");
-  if (options.safety_interval.count() <= 0) refuse("safety_interval must be positive");
-  if (options.read_size_max == 0) refuse("read_size_max must be positive");
+  if (!options) options = std::make_shared<const Options>();
+  if (options->poll_interval.count() <= 0) refuse("poll_interval must be positive");
+  if (options->safety_interval.count() <= 0) refuse("safety_interval must be positive");
+  if (options->read_size_max == 0) refuse("read_size_max must be positive");
   return options;
 }
 
@@ -67,16 +69,30 @@ Status Watcher::status() const { return watch_->status(); }
 
 const std::string& Watcher::path() const { return watch_->path(); }
 
+FileWatcher::FileWatcher(std::string path, Callback callback, Options options,
+                         std::shared_ptr<Hub> hub)
+    : FileWatcher(Sharing{}, std::move(path), std::move(callback),
+                  std::make_shared<const Options>(std::move(options)), std::move(hub)) {}
+
 // The public signatures take the path by value; it is used twice here, so not moved.
-FileWatcher::FileWatcher(std::string path,  // NOLINT(performance-unnecessary-value-param)
-                         Callback callback, Options options, std::shared_ptr<Hub> hub)
+FileWatcher::FileWatcher(Sharing,
+                         std::string path,  // NOLINT(performance-unnecessary-value-param)
+                         Callback callback, std::shared_ptr<const Options> options,
+                         std::shared_ptr<Hub> hub)
     : Watcher(std::make_shared<KeyWatch>(file_path(path), std::move(callback),
                                          checked(std::move(options), path)),
               std::move(hub)) {}
 
-VolumeWatcher::VolumeWatcher(std::string dir,  // NOLINT(performance-unnecessary-value-param)
-                             SnapshotCallback callback, Options options, KeySelection keys,
-                             std::shared_ptr<Hub> hub)
+VolumeWatcher::VolumeWatcher(std::string dir, SnapshotCallback callback, Options options,
+                             KeySelection keys, std::shared_ptr<Hub> hub)
+    : VolumeWatcher(Sharing{}, std::move(dir), std::move(callback),
+                    std::make_shared<const Options>(std::move(options)), std::move(keys),
+                    std::move(hub)) {}
+
+VolumeWatcher::VolumeWatcher(Sharing,
+                             std::string dir,  // NOLINT(performance-unnecessary-value-param)
+                             SnapshotCallback callback, std::shared_ptr<const Options> options,
+                             KeySelection keys, std::shared_ptr<Hub> hub)
     : Watcher(std::make_shared<SnapshotWatch>(absolute_normal(dir), std::move(callback),
                                               checked(std::move(options), dir),
                                               checked(std::move(keys), dir)),

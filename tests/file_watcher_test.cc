@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <latch>
+#include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include "hotreload/errors.h"
 #include "hotreload/hub.h"
 #include "hotreload/reloadable.h"
+#include "hotreload/volume_watcher.h"
 #include "posix/posix_seams.h"
 #include "posix_tree.h"
 #include "test_support.h"
@@ -410,6 +412,42 @@ BOOST_AUTO_TEST_CASE(options_that_cannot_work_are_refused_at_construction) {
   BOOST_CHECK_THROW(FileWatcher("", accept, {}, hub), std::invalid_argument);
   BOOST_CHECK_THROW(FileWatcher("/x", accept, zero_poll, hub), std::invalid_argument);
   BOOST_CHECK_THROW(FileWatcher("/x", accept, zero_size, hub), std::invalid_argument);
+  auto shared_zero = std::make_shared<const Options>(zero_poll);
+  BOOST_CHECK_THROW(FileWatcher("/x", accept, shared_zero, hub), std::invalid_argument);
+  BOOST_CHECK_THROW(VolumeWatcher("/x", [](const Snapshot&) { return Verdict::accept(); },
+                                  shared_zero, {}, hub),
+                    std::invalid_argument);
+}
+
+// Options given as a shared_ptr are shared, not copied: each watcher keeps a reference,
+// and what they hold (on_decision here) serves every one of them. Null means the defaults.
+BOOST_AUTO_TEST_CASE(shared_options_serve_every_watcher_given_them) {
+  TempDir dir;
+  write_file(dir / "a", "a1");
+  write_file(dir / "b", "b1");
+  auto hub = Hub::make_posix();
+  std::mutex mu;
+  std::vector<std::string> loaded;
+  auto options = std::make_shared<Options>(fast_options());
+  options->on_decision = [&](const Decision& d) {
+    std::lock_guard lock(mu);
+    if (d.kind == DecisionKind::loaded) loaded.emplace_back(d.path);
+  };
+  auto accept = [](std::string_view) { return Verdict::accept(); };
+  FileWatcher a(dir / "a", accept, options, hub);
+  VolumeWatcher whole(dir.path(), [](const Snapshot&) { return Verdict::accept(); }, options,
+                      {}, hub);
+  FileWatcher defaults(dir / "b", accept, std::shared_ptr<const Options>(), hub);
+  BOOST_TEST(options.use_count() == 3);  // ours, and one per watcher given it
+  a.start();
+  whole.start();
+  defaults.start();
+  {
+    std::lock_guard lock(mu);
+    std::vector<std::string> expected{dir / "a", dir.path()};
+    BOOST_TEST(loaded == expected, boost::test_tools::per_element());
+  }
+  BOOST_TEST(defaults.status().hash->hex() == Digest::of("b1").hex());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,7 +54,7 @@ struct Bench {
           offered.push_back(s);
           return verdict(s);
         },
-        options, std::move(keys));
+        std::make_shared<const Options>(std::move(options)), std::move(keys));
   }
   std::error_code load(SnapshotWatch& w) {
     std::string message;

@@ -50,7 +50,7 @@ struct Bench {
   }
   std::shared_ptr<KeyWatch> key(const std::string& name, Options o) {
     auto w = std::make_shared<KeyWatch>("/cfg/" + name, [](std::string_view) { return Verdict::accept(); },
-                                        std::move(o));
+                                        std::make_shared<const Options>(std::move(o)));
     std::string message;
     BOOST_REQUIRE(!w->load(fs, *clock, message));
     return w;

@@ -30,7 +30,7 @@ struct Bench {
                    if (c.starts_with("throw")) throw std::runtime_error("parser exploded");
                    return Verdict::accept();
                  },
-                 options()};
+                 std::make_shared<const Options>(options())};
 
   Bench() {
     fs.apply({.kind = TreeOp::Kind::make_dir, .path = "/cfg", .mode = 0755});

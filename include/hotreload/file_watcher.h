@@ -8,6 +8,7 @@
 // the promises.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +27,20 @@ class HOTRELOAD_EXPORT FileWatcher : public Watcher {
   // Throws std::invalid_argument for an empty path or a non-positive interval or limit.
   FileWatcher(std::string path, Callback callback, Options options = {},
               std::shared_ptr<Hub> hub = nullptr);
+  // The same, with options shared by every watcher given them: a process watching
+  // thousands of files alike keeps one copy (null: the defaults). A template only so that
+  // `{}` and `{.mode = …}` still mean an Options.
+  template <class Shared>
+    requires std::convertible_to<Shared, std::shared_ptr<const Options>>
+  FileWatcher(std::string path, Callback callback, Shared options,
+              std::shared_ptr<Hub> hub = nullptr)
+      : FileWatcher(Sharing{}, std::move(path), std::move(callback),
+                    std::shared_ptr<const Options>(std::move(options)), std::move(hub)) {}
+
+ private:
+  struct Sharing {};
+  FileWatcher(Sharing, std::string path, Callback callback,
+              std::shared_ptr<const Options> options, std::shared_ptr<Hub> hub);
 };
 
 }  // namespace hotreload

@@ -18,6 +18,7 @@
 // See Watcher for the rest of the promises.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -49,6 +50,21 @@ class HOTRELOAD_EXPORT VolumeWatcher : public Watcher {
   // Throws std::invalid_argument for an empty path or a non-positive interval or limit.
   VolumeWatcher(std::string dir, SnapshotCallback callback, Options options = {},
                 KeySelection keys = {}, std::shared_ptr<Hub> hub = nullptr);
+  // The same, with options shared by every watcher given them (null: the defaults); see
+  // FileWatcher's.
+  template <class Shared>
+    requires std::convertible_to<Shared, std::shared_ptr<const Options>>
+  VolumeWatcher(std::string dir, SnapshotCallback callback, Shared options,
+                KeySelection keys = {}, std::shared_ptr<Hub> hub = nullptr)
+      : VolumeWatcher(Sharing{}, std::move(dir), std::move(callback),
+                      std::shared_ptr<const Options>(std::move(options)), std::move(keys),
+                      std::move(hub)) {}
+
+ private:
+  struct Sharing {};
+  VolumeWatcher(Sharing, std::string dir, SnapshotCallback callback,
+                std::shared_ptr<const Options> options, KeySelection keys,
+                std::shared_ptr<Hub> hub);
 };
 
 }  // namespace hotreload

@@ -1,5 +1,6 @@
 // hotreload: the command-line tool. One CLI11 command line with a subcommand per job.
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,28 +29,33 @@ Exit codes: 0 ok or clean stop (SIGTERM/SIGINT…), 1 internal error, 2 bad comm
 
 int run(int argc, char** argv) {
   using namespace hotreload::cli;
-  CommandLine cl("hotreload", kDescription, kFooter);
-  cl.app().set_version_flag("--version", kVersionText, "print the version and exit");
-  cl.app().require_subcommand(1);
+  // Freed before `watch` runs: the parser keeps two copies of every path it was given.
+  auto cl = std::make_unique<CommandLine>("hotreload", kDescription, kFooter);
+  cl->app().set_version_flag("--version", kVersionText, "print the version and exit");
+  cl->app().require_subcommand(1);
 
   WatchConfig watch;
-  declare_watch_options(cl, cl.command("watch", ""), watch);
+  declare_watch_options(*cl, cl->command("watch", ""), watch);
   ProbeArgs probe;
-  declare_probe_options(cl, cl.command("probe", ""), probe);
+  declare_probe_options(*cl, cl->command("probe", ""), probe);
 #ifdef HOTRELOAD_HAS_HARNESS_COMMAND
   HarnessFlags harness;
-  declare_harness_options(cl, cl.command("harness", ""), harness);
+  declare_harness_options(*cl, cl->command("harness", ""), harness);
 #endif
   std::string topic;
-  CLI::App& help = cl.command("help", "this text; `hotreload help COMMAND` explains COMMAND");
+  CLI::App& help = cl->command("help", "this text; `hotreload help COMMAND` explains COMMAND");
   help.add_option("COMMAND", topic, "the command to explain");
-  CLI::App& version = cl.command("version", "print the version and exit");
+  CLI::App& version = cl->command("version", "print the version and exit");
   version.group("");  // same as --version; not listed
 
-  auto result = cl.parse(argc, argv);
-  if (result.outcome != CommandLine::Result::Outcome::run) return cl.finish(result, kExitUsage);
+  auto result = cl->parse(argc, argv);
+  if (result.outcome != CommandLine::Result::Outcome::run) return cl->finish(result, kExitUsage);
   const std::string command = result.command->get_name();
-  if (command == "watch") return watch_command(watch);
+  if (command == "watch") {
+    const WatchConfig config = std::move(watch);
+    cl.reset();
+    return watch_command(config);
+  }
   if (command == "probe") return probe_command(probe);
 #ifdef HOTRELOAD_HAS_HARNESS_COMMAND
   if (command == "harness") return harness_command(harness);
@@ -59,17 +65,17 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   // help [COMMAND]
-  const CLI::App* about = &cl.app();
+  const CLI::App* about = &cl->app();
   if (!topic.empty()) {
-    auto named = cl.app().get_subcommands(
+    auto named = cl->app().get_subcommands(
         [&topic](const CLI::App* c) { return c->get_name() == topic && !c->get_group().empty(); });
     if (named.empty()) {
-      std::cerr << "hotreload help: unknown command \"" << topic << "\"\n\n" << cl.help();
+      std::cerr << "hotreload help: unknown command \"" << topic << "\"\n\n" << cl->help();
       return kExitUsage;
     }
     about = named.front();
   }
-  std::cout << cl.help(about);
+  std::cout << cl->help(about);
   return kExitOk;
 }
 
