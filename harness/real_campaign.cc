@@ -198,11 +198,14 @@ class ScenarioRun {
     // an interval once stat shows it (after the attribute cache, if the volume has one),
     // and a same-size rewrite that stat cannot show by the every-Nth-poll rehash.
     // In events mode, an edit in place inside the kubelet's ..<timestamp> directory (which
-    // the kubelet never makes, so no kernel watch is spent there) waits for the safety poll.
+    // the kubelet never makes, so no kernel watch is spent there and a safety poll trusts
+    // the volume's witness for it) waits for the safety poll that reads; the volume then
+    // polls.
     auto base = setup_.expect_poll
                     ? std::max(options_.poll_interval * (kRehashEvery + 1),
                                setup_.attribute_cache + 2 * options_.poll_interval)
-                    : edits_payload_ ? options_.safety_interval + options_.poll_interval
+                    : edits_payload_ ? options_.safety_interval * (kRehashEvery + 1) +
+                                           options_.poll_interval
                                      : options_.poll_interval;
     return base + std::chrono::duration_cast<std::chrono::milliseconds>(kSchedulingSlack);
   }

@@ -582,7 +582,15 @@ std::map<std::string, std::string> SimWorld::payload(int version, ContentKind ap
 void SimWorld::publish(const std::map<std::string, std::string>& keys, uint32_t interleave,
                        unsigned mode) {
   if (config_.layout == Layout::kubelet) {
+    auto data = [this] {
+      auto target = fs_->read_link(std::string(kDir) + "/..data");
+      return target ? *target : std::string();
+    };
+    std::string before = data();
     apply_plan(kubelet_.plan(*fs_, keys, mode), interleave);
+    // A new ..<timestamp> directory: what was edited in place in the old one is gone, and
+    // the swap is announced, or shows in the directory a safety poll looks at.
+    if (data() != before) payload_edited_ = false;
     return;
   }
   save_keys(kDir, keys, interleave);
@@ -608,13 +616,14 @@ void SimWorld::save_keys(const std::string& dir, const std::map<std::string, std
 
 // A non-atomic rewrite of the watched key. In a kubelet volume this is a writer that is
 // not the kubelet editing the payload in place: no event announces it (the ..<timestamp>
-// directories hold no kernel watch), so the safety poll finds it and the volume polls.
+// directories hold no kernel watch), so the reading safety poll finds it and the volume
+// polls.
 void SimWorld::write_in_place(int version, int chunks, uint32_t interleave) {
   std::string target = kPath;
   if (config_.layout == Layout::kubelet) {
     if (auto data = fs_->read_link(std::string(kDir) + "/..data"))
       target = std::string(kDir) + "/" + *data + "/" + kKey;
-    needs_safety_poll_ = true;
+    needs_safety_poll_ = payload_edited_ = true;
     demotion_excused_ = true;
   }
   apply_plan(plan_in_place_write(target, make_content(version, ContentKind::valid),
@@ -724,10 +733,10 @@ std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
   // interval without writes first.
   bool unannounced = needs_safety_poll_ || config_.silent_volume;
   if (!unannounced) return poll + extra_delay_;
-  // Safety polls compare attributes: what an attribute cache hides waits for the one in
-  // rehash_every that reads.
-  auto safety_polls =
-      stale_attributes_seen_ || config_.frozen_dir_stamps ? config_.rehash_every + 1 : 2;
+  // Safety polls compare attributes: what an attribute cache hides, and a payload edited in
+  // place (they do not look at it), wait for the one in rehash_every that reads.
+  bool reads_only = stale_attributes_seen_ || config_.frozen_dir_stamps || payload_edited_;
+  auto safety_polls = reads_only ? std::max(config_.rehash_every + 1, 2u) : 2u;
   return safety * safety_polls + 2 * poll + extra_delay_;
 }
 
@@ -791,7 +800,7 @@ std::optional<Violation> SimWorld::quiesce() {
                                   "answered for " + ms_text(bound)};
   credit_checks();
   active_rows_.clear();
-  needs_safety_poll_ = false;
+  needs_safety_poll_ = payload_edited_ = false;
   stale_attributes_seen_ = false;  // a mix offered under a stale cache was excused then
   extra_delay_ = 0ns;
   return std::nullopt;
@@ -959,7 +968,7 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
         }
         apply_op({.kind = TK::chmod, .path = other, .mode = 0});
         if (kubelet_layout) {
-          needs_safety_poll_ = true;  // an edit of the payload in place: no event
+          needs_safety_poll_ = payload_edited_ = true;  // an edit of the payload in place: no event
           demotion_excused_ = true;
         }
       }

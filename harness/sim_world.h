@@ -241,6 +241,9 @@ class SimWorld {
   // Faults since the last quiesce, which decide how long convergence may take.
   std::set<Row> active_rows_;
   bool needs_safety_poll_ = false;
+  // A file of the kubelet's payload edited in place: a safety poll trusts the volume's
+  // witness for it, so the one that reads finds it.
+  bool payload_edited_ = false;
   bool stale_attributes_seen_ = false;  // fstat may have hidden a change under a read
   std::chrono::nanoseconds extra_delay_{0};
   // Sticky: something happened that lets a watch fall back to polling (events lost,

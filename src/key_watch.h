@@ -22,7 +22,8 @@ class KeyWatch final : public Watch {
   void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) override;
   // Each link of the signature still names its target (vouched for by the witness, or
   // read), and the file the walk ended at has the signature's attributes: one lstat per
-  // key, what the keys of a volume share looked at once.
+  // key, what the keys of a volume share looked at once. A safety poll of a kubelet key
+  // whose links the witness vouched for does not look at its file (see the .cc).
   bool unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkWitness& links) override;
   bool links_moved() const override { return links_moved_; }
 

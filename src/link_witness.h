@@ -6,7 +6,8 @@
 // its links were last read — and those were a timestamp tick old by then, so that a change
 // in the same tick could not hide — its links still name what they named. A poll of a
 // kubelet volume at rest then costs one lstat of the volume for all of its links (each key
-// and `..data`), and one lstat per file, instead of two calls per key.
+// and `..data`), and one lstat per file, instead of two calls per key (a safety poll skips
+// the files of the kubelet's payload: see KeyWatch::unchanged_since_last_look).
 //
 // Only a link directly in the directory is vouched for, and only if the directory is one
 // (lstat, no symlink followed): a link below or above it is read as before. A filesystem

@@ -114,8 +114,8 @@ DirectoryInodes directory_inodes(Filesystem& fs, const std::vector<Interest>& in
   return inodes;
 }
 
-bool is_kubelet_payload_dir(const std::string& dir) {
-  std::string name = name_of(dir);
+bool is_kubelet_payload_dir(std::string_view dir) {
+  std::string_view name = dir.substr(dir.rfind('/') + 1);  // npos + 1: the whole of dir
   return name.size() > 2 && name.starts_with("..");
 }
 

@@ -77,7 +77,7 @@ PathWalk walk_path(Filesystem& fs, const std::string& path,
 
 // The kubelet's own directories inside a volume ("..2026_11_26_…", "..data" once
 // followed): never edited in place, so never in need of a kernel watch of their own.
-bool is_kubelet_payload_dir(const std::string& dir);
+bool is_kubelet_payload_dir(std::string_view dir);
 
 // Lexical path helpers for absolute, normalised paths.
 std::string parent_of(const std::string& path);   // "/a/b" -> "/a", "/a" -> "/"

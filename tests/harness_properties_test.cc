@@ -206,6 +206,10 @@ rc::Gen<SimCommand> command_for(Row row, const Model& m, Layout layout) {
       {1, plain(K::companion_stop)},
   };
   add_faults(e, row, m, layout);
+  // Long quiet spells: a rehash poll records the volume's witness, which then vouches for
+  // a kubelet key's links; only a poll's look at the file finds a payload edited in place
+  // after that. Not in mixed, whose seeds keep their meaning.
+  if (row == Row::no_events) e.push_back({2, with_arg(K::run_hub, {12000})});
   return weighted(std::move(e));
 }
 
