@@ -5,14 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/test/unit_test.hpp>
-
-#include "test_support.h"
 #include <map>
+#include <set>
 
 #include "key_watch.h"
 #include "sim_clock.h"
 #include "sim_events.h"
 #include "sim_filesystem.h"
+#include "test_support.h"
 #include "volume.h"
 #include "writers.h"
 
@@ -284,23 +284,40 @@ BOOST_AUTO_TEST_CASE(timers_poll_read_every_nth_and_retry_first) {
   Options o = b.options(Mode::poll);
   o.rehash_every = 3;
   o.poll_interval = 100ms;
-  Volume v(1, "/cfg", Volume::Policy::of(o), {ActiveMode::poll, {}});
   SteadyTime next{};
   SteadyTime now = b.clock->now();
-  BOOST_TEST((v.on_timer(now, next) == Trigger::poll));
-  BOOST_TEST((next == now + 100ms));
-  BOOST_TEST((v.on_timer(now, next) == Trigger::poll));
-  BOOST_TEST((v.on_timer(now, next) == Trigger::rehash));
+  // Which of its timers read: every rehash_every-th, the first within rehash_every.
+  auto reading_timers = [&](Volume& vol, Trigger plain, Trigger reads, int count) {
+    std::vector<int> at;
+    for (int i = 0; i < count; ++i) {
+      Trigger t = vol.on_timer(now, next);
+      BOOST_TEST((t == plain || t == reads));
+      if (t == reads) at.push_back(i);
+    }
+    return at;
+  };
+  std::set<int> first_reads;  // staggered: volumes started together do not read together
+  for (uint64_t id = 1; id <= 8; ++id) {
+    Volume v(id, "/cfg", Volume::Policy::of(o), {ActiveMode::poll, {}});
+    std::vector<int> at = reading_timers(v, Trigger::poll, Trigger::rehash, 9);
+    BOOST_TEST_REQUIRE(at.size() == 3u);
+    BOOST_TEST(at[0] < 3);
+    BOOST_TEST(at[1] - at[0] == 3);
+    BOOST_TEST(at[2] - at[1] == 3);
+    BOOST_TEST((next == now + 100ms));
+    first_reads.insert(at[0]);
+  }
+  BOOST_TEST(first_reads.size() > 1u);
   Options eo = b.options();
   eo.rehash_every = 2;
   Volume events(2, "/cfg", Volume::Policy::of(eo), {});
-  BOOST_TEST((events.on_timer(now, next) == Trigger::safety_poll));
+  std::vector<int> at = reading_timers(events, Trigger::safety_poll, Trigger::safety_read, 4);
+  BOOST_TEST(at.size() == 2u);
   // On a grid of 1/16 of the safety interval, so that volumes' polls share wakeups:
   // earlier than a whole interval by less than a grain, never later.
   BOOST_TEST((next <= now + 10s && next > now + 10s - 625ms));
   BOOST_TEST(next.time_since_epoch() % 625ms == 0ns);
   BOOST_TEST(events.first_due(now).time_since_epoch() % 625ms == 0ns);
-  BOOST_TEST((events.on_timer(now, next) == Trigger::safety_read));
   // A look that caught a writer mid-change asks for a retry, which the next timer is.
   b.publish({{"a", "1"}});
   b.join(events, b.key("a", b.options()));
