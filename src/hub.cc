@@ -7,9 +7,11 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <queue>
 #include <set>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 
 #include "hotreload/digest.h"
 #include "kernel_watch_table.h"
@@ -54,11 +56,20 @@ struct Hub::State {
   std::shared_ptr<spdlog::logger> logger;
 
   mutable std::mutex mu;
-  std::map<uint64_t, std::shared_ptr<Volume>> volumes;
+  // Looked up several times per check, by every check: a hash, not a tree of thousands.
+  struct Listed {
+    std::shared_ptr<Volume> volume;
+    SteadyTime due;  // its timer (kUnscheduled while collect_due is moving it)
+  };
+  static constexpr SteadyTime kUnscheduled = SteadyTime::min();
+  std::unordered_map<uint64_t, Listed> volumes;
   std::map<VolumeKey, uint64_t> volume_ids;
   uint64_t next_id = 1;
-  std::set<std::pair<SteadyTime, uint64_t>> timers;
-  std::map<uint64_t, SteadyTime> due;   // each volume's entry in timers
+  // Every volume's timer, earliest first. A timer that moves leaves its old place behind,
+  // to be skipped when it surfaces (the time is no longer its volume's due): a heap in one
+  // vector, no erase, where a tree cost a node and a rebalance per check.
+  using Timer = std::pair<SteadyTime, uint64_t>;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::map<uint64_t, Trigger> pending;  // checks owed; run_once does not wait while any are
   std::unique_ptr<KernelWatchTable> table;
   std::size_t watch_count = 0;
@@ -95,13 +106,31 @@ struct Hub::State {
 
   // --- everything below runs with mu held ---
 
-  void schedule(uint64_t id, SteadyTime when) {
-    auto [it, inserted] = due.try_emplace(id, when);
-    if (!inserted) {
-      timers.erase({it->second, id});
-      it->second = when;
+  void schedule(Listed& listed, SteadyTime when) {
+    if (listed.due == when) return;
+    listed.due = when;
+    timers.emplace(when, listed.volume->id());
+    // Timers moved before they fired (retries, fallbacks) leave places behind: past twice
+    // the live ones, the heap is rebuilt from the volumes' dues.
+    if (timers.size() > 2 * volumes.size() + 64) {
+      std::vector<Timer> live;
+      live.reserve(volumes.size());
+      for (const auto& [id, v] : volumes)
+        if (v.due != kUnscheduled) live.emplace_back(v.due, id);
+      timers = decltype(timers)(std::greater<>(), std::move(live));
     }
-    timers.insert({when, id});
+  }
+
+  bool is_stale(const Timer& timer) const {
+    auto v = volumes.find(timer.second);
+    return v == volumes.end() || v->second.due != timer.first;
+  }
+
+  // When the earliest timer is due, with the places timers left behind cleared off the top.
+  std::optional<SteadyTime> next_timer() {
+    while (!timers.empty() && is_stale(timers.top())) timers.pop();
+    if (timers.empty()) return std::nullopt;
+    return timers.top().first;
   }
 
   void mark(uint64_t id, Trigger trigger) {
@@ -115,7 +144,7 @@ struct Hub::State {
     auto v = volumes.find(watch.volume_id);
     if (v == volumes.end()) return;
     // Keep it alive past the erase: the map may hold the only other reference to the watch.
-    std::shared_ptr<Volume> keep = v->second;
+    std::shared_ptr<Volume> keep = v->second.volume;
     keep->remove(watch);
     if (keep->empty()) forget_volume(watch.volume_id);
   }
@@ -123,16 +152,12 @@ struct Hub::State {
   void forget_volume(uint64_t id) {
     auto v = volumes.find(id);
     if (v == volumes.end()) return;
-    table->drop(id);
-    if (auto d = due.find(id); d != due.end()) {
-      timers.erase({d->second, id});
-      due.erase(d);
-    }
+    table->drop(id);  // its timer is left behind, stale
     pending.erase(id);
     writers.erase(id);
     held.erase(id);
     in_flight.erase(id);  // a stuck check finishes into nothing
-    volume_ids.erase({v->second->dir(), v->second->policy()});
+    volume_ids.erase({v->second.volume->dir(), v->second.volume->policy()});
     volumes.erase(v);
   }
 
@@ -148,7 +173,7 @@ struct Hub::State {
     table->route(ev, [&](uint64_t id, const std::string& dir) {
       auto v = volumes.find(id);
       if (v == volumes.end()) return;
-      const auto& watches = v->second->watches();
+      const auto& watches = v->second.volume->watches();
       if (std::none_of(watches.begin(), watches.end(),
                        [&](const auto& w) { return w->reads(dir, ev.name); }))
         return;  // not a file any watch reads: an editor's swap file, say
@@ -236,7 +261,7 @@ struct Hub::State {
     auto w = writers.find(id);
     auto v = volumes.find(id);
     if (w == writers.end() || v == volumes.end()) return std::nullopt;
-    std::chrono::nanoseconds quiet = v->second->policy().safety_interval;
+    std::chrono::nanoseconds quiet = v->second.volume->policy().safety_interval;
     std::optional<SteadyTime> until;
     for (const auto& [path, writer] : w->second)
       if (auto u = writer.holds_until(quiet); u && *u > now) until = std::max(until.value_or(*u), *u);
@@ -253,17 +278,15 @@ struct Hub::State {
   }
 
   void collect_due(SteadyTime now) {
-    for (std::size_t n = 0; n < kTimerChecksPerWakeup && !timers.empty() &&
-                            timers.begin()->first <= now;
-         ++n) {
-      uint64_t id = timers.begin()->second;
-      timers.erase(timers.begin());
-      due.erase(id);
-      auto it = volumes.find(id);
-      if (it == volumes.end()) continue;
+    for (std::size_t n = 0; n < kTimerChecksPerWakeup; ++n) {
+      std::optional<SteadyTime> first = next_timer();
+      if (!first || *first > now) return;
+      Listed& listed = volumes.find(timers.top().second)->second;  // not stale: listed
+      timers.pop();
+      listed.due = kUnscheduled;
       SteadyTime next{};
-      mark(id, it->second->on_timer(now, next));
-      schedule(id, next);
+      mark(listed.volume->id(), listed.volume->on_timer(now, next));
+      schedule(listed, next);
     }
   }
 
@@ -280,7 +303,7 @@ struct Hub::State {
     // it fell back (nor would one reach it), so nothing holds its looks back.
     std::erase_if(writers, [&](const auto& w) {
       auto v = volumes.find(w.first);
-      return v == volumes.end() || v->second->mode() == ActiveMode::poll;
+      return v == volumes.end() || v->second.volume->mode() == ActiveMode::poll;
     });
     for (auto h = held.begin(); h != held.end();) {
       if (held_until(h->first, now)) {
@@ -304,13 +327,14 @@ struct Hub::State {
         f->second.owed = std::max(f->second.owed.value_or(trigger), trigger);
         continue;
       }
-      bool offloaded = seams.runner && it->second->mode() == ActiveMode::poll;
+      const std::shared_ptr<Volume>& volume = it->second.volume;
+      bool offloaded = seams.runner && volume->mode() == ActiveMode::poll;
       if (offloaded) {
-        auto timeout = it->second->policy().stall_timeout;
+        auto timeout = volume->policy().stall_timeout;
         in_flight[id] = {.since = now, .stall_timeout = timeout};
         longest_stall_timeout = std::max<std::chrono::nanoseconds>(longest_stall_timeout, timeout);
       }
-      work.push_back({it->second, trigger, offloaded});
+      work.push_back({volume, trigger, offloaded});
     }
     pending.clear();
     return work;
@@ -328,7 +352,7 @@ struct Hub::State {
     for (auto& [id, f] : in_flight) {
       if (f.stalled || now < f.since + f.stall_timeout) continue;
       f.stalled = true;
-      if (auto v = volumes.find(id); v != volumes.end()) v->second->set_stalled(f.since);
+      if (auto v = volumes.find(id); v != volumes.end()) v->second.volume->set_stalled(f.since);
     }
   }
 
@@ -377,8 +401,9 @@ struct Hub::State {
     SteadyTime now = seams.clock->now();
     // Only the loop reads the event source; a polled volume has no events to race.
     bool late = !offloaded && v.found_unannounced_change() && announced_late(v.id());
-    Volume::Next next = v.settle(*table, now, due.at(v.id()), late, *logger);
-    if (next.due) schedule(v.id(), *next.due);
+    Listed& listed = volumes.find(v.id())->second;  // announced_late may add none, drop none
+    Volume::Next next = v.settle(*table, now, listed.due, late, *logger);
+    if (next.due) schedule(listed, *next.due);
     if (next.check_now) mark(v.id(), *next.check_now);
     if (offloaded) {
       finish_offloaded(v);
@@ -427,7 +452,7 @@ void Hub::run_once(SteadyTime deadline) noexcept {
       std::lock_guard lock(s.mu);
       if (s.pending.empty()) {  // due timers left over from the last wakeup give timeout 0
         SteadyTime next = deadline;
-        if (!s.timers.empty()) next = std::min(next, s.timers.begin()->first);
+        if (auto timer = s.next_timer()) next = std::min(next, *timer);
         if (auto stall = s.next_stall()) next = std::min(next, *stall);
         if (auto release = s.next_release(s.seams.clock->now())) next = std::min(next, *release);
         timeout = std::max<std::chrono::nanoseconds>(next - s.seams.clock->now(), 0ns);
@@ -504,7 +529,7 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
   {
     std::lock_guard lock(s.mu);
     if (auto id = s.volume_ids.find(key); id != s.volume_ids.end()) {
-      const Volume& v = *s.volumes.at(id->second);
+      const Volume& v = *s.volumes.at(id->second).volume;
       joining.emplace(v.mode(), v.mode_reason());
     }
   }
@@ -525,13 +550,17 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
     auto [id, created] = s.volume_ids.try_emplace(key, s.next_id);
     if (created) {
       auto v = std::make_shared<Volume>(s.next_id++, watch->volume(), policy, choice);
-      s.volumes.emplace(v->id(), v);
-      s.schedule(v->id(), v->first_due(now));
+      SteadyTime first = v->first_due(now);
+      uint64_t new_id = v->id();
+      auto& listed =
+          s.volumes.emplace(new_id, State::Listed{std::move(v), State::kUnscheduled}).first->second;
+      s.schedule(listed, first);
     }
-    Volume& v = *s.volumes.at(id->second);
+    State::Listed& listed = s.volumes.at(id->second);
+    Volume& v = *listed.volume;
     watch->volume_id = v.id();
     next = v.join(watch, *s.table, now, *s.logger);
-    if (next.due) s.schedule(v.id(), *next.due);
+    if (next.due) s.schedule(listed, *next.due);
   }
   if (std::error_code ec = watch->accept_initial_look(*s.seams.clock, message)) {
     leave(watch);
