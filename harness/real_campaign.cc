@@ -162,6 +162,7 @@ class ScenarioRun {
     o.poll_interval = options_.poll_interval;
     o.safety_interval = options_.safety_interval;
     o.rehash_every = kRehashEvery;
+    o.safety_rehash_every = kRehashEvery;
     o.read_size_max = kReadSizeMax;
     o.logger = logger;
     FileWatcher watcher(setup_.watch_root + "/cfg/app.yaml", checker_.callback(), o, hub);

@@ -314,6 +314,9 @@ RunPlan plan_run(uint64_t seed, std::size_t commands) {
     c.poll_interval = std::chrono::milliseconds(pick(rng, {10, 50, 250}));
     c.safety_interval = c.poll_interval * pick(rng, {2, 10});
     c.rehash_every = static_cast<unsigned>(pick(rng, {1, 3, 10}));
+    // From a stream of its own: the plan's draws, and so every seed's run, stay as they were.
+    std::mt19937_64 own(splitmix64(seed ^ 0x5afe7e5ea5ull));
+    c.safety_rehash_every = static_cast<unsigned>(pick(own, {1, 3, 10, 30}));
   }
 
   Menu menu;
@@ -391,7 +394,8 @@ std::string describe(const WorldConfig& c) {
                      std::string(to_string(c.mode)) + ", poll " +
                      std::to_string(c.poll_interval.count()) + " ms, safety " +
                      std::to_string(c.safety_interval.count()) + " ms, rehash every " +
-                     std::to_string(c.rehash_every) + ", mtime granularity " +
+                     std::to_string(c.rehash_every) + " (safety polls: every " +
+                     std::to_string(c.safety_rehash_every) + "), mtime granularity " +
                      std::to_string(c.granularity.count()) + " ns";
   if (c.silent_volume) text += ", NFS-like volume (no events)";
   if (c.watch_limit_errno) text += ", add_watch fails (errno " + std::to_string(c.watch_limit_errno) + ")";

@@ -299,6 +299,7 @@ Options SimWorld::watch_options() const {
   o.poll_interval = config_.poll_interval;
   o.safety_interval = config_.safety_interval;
   o.rehash_every = config_.rehash_every;
+  o.safety_rehash_every = config_.safety_rehash_every;
   o.read_size_max = config_.read_size_max;
   o.stall_timeout = config_.stall_timeout;
   o.logger = logger_;
@@ -734,9 +735,9 @@ std::chrono::nanoseconds SimWorld::bound_for(ActiveMode mode) const {
   bool unannounced = needs_safety_poll_ || config_.silent_volume;
   if (!unannounced) return poll + extra_delay_;
   // Safety polls compare attributes: what an attribute cache hides, and a payload edited in
-  // place (they do not look at it), wait for the one in rehash_every that reads.
+  // place (they do not look at it), wait for the one in safety_rehash_every that reads.
   bool reads_only = stale_attributes_seen_ || config_.frozen_dir_stamps || payload_edited_;
-  auto safety_polls = reads_only ? std::max(config_.rehash_every + 1, 2u) : 2u;
+  auto safety_polls = reads_only ? std::max(config_.safety_rehash_every + 1, 2u) : 2u;
   return safety * safety_polls + 2 * poll + extra_delay_;
 }
 

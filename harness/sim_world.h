@@ -83,6 +83,7 @@ struct WorldConfig {
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds safety_interval{10000};
   unsigned rehash_every = 10;
+  unsigned safety_rehash_every = 30;
   std::size_t read_size_max = 4096;
   std::chrono::nanoseconds granularity{1};
   bool silent_volume = false;  // NFS-like: no events, statfs says NFS

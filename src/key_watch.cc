@@ -98,7 +98,8 @@ bool KeyWatch::unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkW
   // A safety poll is for what no event announced. The kubelet publishes by renaming
   // ..data, which the volume's kernel watch sees and its witness vouches for; it never
   // edits a file of a ..<timestamp> directory in place (the pod mounts it read-only). Such
-  // an edit, by anyone else, waits for the safety poll that reads (every rehash_every-th).
+  // an edit, by anyone else, waits for the safety poll that reads (every
+  // safety_rehash_every-th).
   if (trigger == Trigger::safety_poll && vouched && is_kubelet_payload_dir(parent_view(file_)))
     return true;
   auto now = fs.lstat(file_);

@@ -26,6 +26,14 @@ void add_anchor(const std::string& dir, std::vector<Interest>& out) {
   }
 }
 
+// 0..1023, the same for a volume every time: spreads volumes started together.
+uint64_t spread_of(uint64_t id) { return (id * 0x9E3779B97F4A7C15ull) >> 54; }
+
+// Which of a volume's timers read first: one within the first `every`, spread by id.
+unsigned first_read_offset(uint64_t id, unsigned every) {
+  return every == 0 ? 0 : static_cast<unsigned>(spread_of(id) % every);
+}
+
 }  // namespace
 
 Volume::ModeChoice Volume::choose_mode(Filesystem& fs, const std::string& dir, Mode mode) {
@@ -42,15 +50,8 @@ Volume::ModeChoice Volume::choose_mode(Filesystem& fs, const std::string& dir, M
                                 " volumes miss changes made elsewhere, so polling"};
 }
 
-namespace {
-
-// 0..1023, the same for a volume every time: spreads volumes started together.
-uint64_t spread_of(uint64_t id) { return (id * 0x9E3779B97F4A7C15ull) >> 54; }
-
-}  // namespace
-
 // The polls that read are staggered too: volumes started together would otherwise read
-// every file in the same interval, every rehash_every-th (at 1,000 × 10 keys, 96,000
+// every file in the same interval, every Nth (at 1,000 × 10 keys and every 10th, 96,000
 // system calls in 10 s, then none for 90). A volume's first read comes sooner, never later.
 Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
     : id_(id),
@@ -58,7 +59,7 @@ Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
       policy_(policy),
       mode_(start.mode),
       mode_reason_(std::move(start.why)),
-      polls_(policy.rehash_every == 0 ? 0 : static_cast<unsigned>(spread_of(id) % policy.rehash_every)) {}
+      polls_(first_read_offset(id, reads_every())) {}
 
 Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
                           SteadyTime now, spdlog::logger& hub_log) {
@@ -89,6 +90,10 @@ void Volume::remove(const Watch& watch) {
 
 std::chrono::nanoseconds Volume::interval() const {
   return mode_ == ActiveMode::poll ? policy_.poll_interval : policy_.safety_interval;
+}
+
+unsigned Volume::reads_every() const {
+  return mode_ == ActiveMode::poll ? policy_.rehash_every : policy_.safety_rehash_every;
 }
 
 std::chrono::nanoseconds Volume::retry_delay() const {
@@ -122,7 +127,7 @@ Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
   } else {
     // Every Nth poll reads what stat cannot vouch for: a same-size rewrite with timestamps
     // frozen, or stamped by a server's clock behind ours, or hidden by an attribute cache.
-    unsigned every = policy_.rehash_every;
+    unsigned every = reads_every();
     bool reads = every != 0 && ++polls_ % every == 0;
     if (mode_ == ActiveMode::poll)
       trigger = reads ? Trigger::rehash : Trigger::poll;
@@ -140,10 +145,11 @@ Trigger Volume::on_timer(SteadyTime now, SteadyTime& next_due) {
 bool Volume::unchanged(LookupCache& cache, Trigger trigger,
                        const std::vector<std::shared_ptr<Watch>>& watches) {
   if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
-  // Without the every-Nth full read (rehash_every 0), nothing would ever find out a
-  // directory whose stamps do not move: its links are read at every poll then.
+  // Without the every-Nth full read (rehash_every 0, or safety_rehash_every 0 in events
+  // mode), nothing would ever find out a directory whose stamps do not move: its links are
+  // read at every poll then.
   LinkWitness links;
-  if (dir_attributes_ && !dir_stamps_frozen_ && policy_.rehash_every != 0)
+  if (dir_attributes_ && !dir_stamps_frozen_ && reads_every() != 0)
     links = LinkWitness(cache, dir_, *dir_attributes_);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;

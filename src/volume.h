@@ -38,10 +38,12 @@ class Volume {
     std::chrono::milliseconds poll_interval{1000};
     std::chrono::milliseconds safety_interval{10000};
     unsigned rehash_every = 10;
+    unsigned safety_rehash_every = 30;
     std::chrono::milliseconds stall_timeout{5000};
 
     static Policy of(const Options& o) {
-      return {o.mode, o.poll_interval, o.safety_interval, o.rehash_every, o.stall_timeout};
+      return {o.mode,         o.poll_interval,         o.safety_interval,
+              o.rehash_every, o.safety_rehash_every,   o.stall_timeout};
     }
     // clang-tidy 14 reads the synthesized comparison with 0 as a null pointer constant.
     friend auto operator<=>(const Policy&, const Policy&) = default;  // NOLINT(modernize-use-nullptr)
@@ -112,6 +114,8 @@ class Volume {
   bool unchanged(LookupCache& cache, Trigger trigger,
                  const std::vector<std::shared_ptr<Watch>>& watches);
   std::chrono::nanoseconds interval() const;
+  // Every how many timers read (rehash_every or safety_rehash_every, by mode); 0: none.
+  unsigned reads_every() const;
   SteadyTime on_grid(SteadyTime t) const;
   std::chrono::nanoseconds retry_delay() const;
 

@@ -285,6 +285,14 @@ BOOST_AUTO_TEST_CASE(watch_arguments_are_parsed_and_combinations_checked) {
   BOOST_TEST(ok(parse_watch_arguments({"a"})).watch.rehash_every == 10u);
   BOOST_TEST(ok(parse_watch_arguments({"--rehash-every", "0", "a"})).watch.rehash_every == 0u);
   BOOST_TEST(ok(parse_watch_arguments({"--rehash-every", "30", "a"})).watch.rehash_every == 30u);
+  BOOST_TEST(ok(parse_watch_arguments({"a"})).watch.safety_rehash_every == 30u);
+  auto never = ok(parse_watch_arguments({"--safety-rehash-every", "0", "a"}));
+  BOOST_TEST(never.watch.safety_rehash_every == 0u);
+  auto seventh = ok(parse_watch_arguments({"--safety-rehash-every", "7", "a"}));
+  BOOST_TEST(seventh.watch.safety_rehash_every == 7u);
+  BOOST_TEST(seventh.watch.rehash_every == 10u);  // polls keep theirs
+  BOOST_TEST(contains(error(parse_watch_arguments({"--safety-rehash-every", "often", "a"})),
+                      "invalid --safety-rehash-every \"often\": expected a number of safety polls"));
   BOOST_TEST(contains(error(parse_watch_arguments({"--rehash-every", "-1", "a"})),
                       "invalid --rehash-every \"-1\": expected a number of polls"));
   BOOST_TEST(contains(watch_usage(), "Exit codes"));

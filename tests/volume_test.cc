@@ -155,22 +155,37 @@ BOOST_AUTO_TEST_CASE(a_payload_edited_in_place_waits_for_the_reading_safety_poll
 // With --rehash-every 0 no look would ever read the links again in full, so nothing could
 // find out a directory whose stamps do not move: its attributes vouch for nothing then,
 // and each link is read at every poll (the files are still vouched for by their stat).
+// The same in events mode with --safety-rehash-every 0; each mode goes by its own.
 BOOST_AUTO_TEST_CASE(without_rehash_every_link_is_read_at_every_poll) {
-  Bench b;
-  b.publish({{"a", "1"}});
-  Options o = b.options();
-  o.rehash_every = 0;
-  Volume v(1, "/cfg", Volume::Policy::of(o), {});
-  b.join(v, b.key("a", o));
-  b.clock->advance(kTimestampTickMax);
-  v.check(b.fs, *b.clock, Trigger::poll, b.clock->now(), v.watches());  // reads: now trusted
-  b.settle(v);
-  CountingFilesystem c(b.fs);
-  v.check(c, *b.clock, Trigger::poll, b.clock->now(), v.watches());
-  BOOST_TEST(c.readlinks["/cfg/a"] == 1);
-  BOOST_TEST(c.readlinks["/cfg/..data"] == 1);
-  BOOST_TEST(c.lstats["/cfg/a"] == 0);  // still the shortcut: no walk
-  BOOST_TEST(c.opens.empty());
+  struct Case {
+    ActiveMode mode;
+    Trigger poll;
+    unsigned rehash_every, safety_rehash_every, readlinks;
+  };
+  for (Case k : {Case{ActiveMode::poll, Trigger::poll, 0, 30, 1},
+                 Case{ActiveMode::poll, Trigger::poll, 10, 0, 0},
+                 Case{ActiveMode::events, Trigger::safety_poll, 10, 0, 1},
+                 Case{ActiveMode::events, Trigger::safety_poll, 0, 30, 0}}) {
+    BOOST_TEST_CONTEXT("mode " << to_string(k.mode) << ", rehash_every " << k.rehash_every
+                               << ", safety_rehash_every " << k.safety_rehash_every) {
+      Bench b;
+      b.publish({{"a", "1"}});
+      Options o = b.options();
+      o.rehash_every = k.rehash_every;
+      o.safety_rehash_every = k.safety_rehash_every;
+      Volume v(1, "/cfg", Volume::Policy::of(o), {k.mode, {}});
+      b.join(v, b.key("a", o));
+      b.clock->advance(kTimestampTickMax);
+      v.check(b.fs, *b.clock, Trigger::rehash, b.clock->now(), v.watches());  // now trusted
+      b.settle(v);
+      CountingFilesystem c(b.fs);
+      v.check(c, *b.clock, k.poll, b.clock->now(), v.watches());
+      BOOST_TEST(c.readlinks["/cfg/a"] == k.readlinks);
+      BOOST_TEST(c.readlinks["/cfg/..data"] == k.readlinks);
+      BOOST_TEST(c.lstats["/cfg/a"] == 0);  // still the shortcut: no walk
+      BOOST_TEST(c.opens.empty());
+    }
+  }
 }
 
 namespace {
@@ -308,11 +323,14 @@ BOOST_AUTO_TEST_CASE(timers_poll_read_every_nth_and_retry_first) {
     first_reads.insert(at[0]);
   }
   BOOST_TEST(first_reads.size() > 1u);
+  // Events mode's safety polls read at their own, slower, cadence.
   Options eo = b.options();
   eo.rehash_every = 2;
+  eo.safety_rehash_every = 5;
   Volume events(2, "/cfg", Volume::Policy::of(eo), {});
-  std::vector<int> at = reading_timers(events, Trigger::safety_poll, Trigger::safety_read, 4);
-  BOOST_TEST(at.size() == 2u);
+  std::vector<int> at = reading_timers(events, Trigger::safety_poll, Trigger::safety_read, 10);
+  BOOST_TEST_REQUIRE(at.size() == 2u);
+  BOOST_TEST(at[1] - at[0] == 5);
   // On a grid of 1/16 of the safety interval, so that volumes' polls share wakeups:
   // earlier than a whole interval by less than a grain, never later.
   BOOST_TEST((next <= now + 10s && next > now + 10s - 625ms));

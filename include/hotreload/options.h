@@ -20,7 +20,8 @@ struct Decision;
 
 enum class Mode {
   automatic,  // events, unless statfs says the volume misses remote changes (NFS, FUSE…)
-  events,     // inotify, with a slow stat-only safety poll behind it
+  events,     // inotify, with a slow stat-only safety poll behind it (every
+              // safety_rehash_every-th reads)
   poll,       // stat every poll_interval; a full read every rehash_every-th poll
 };
 
@@ -36,11 +37,15 @@ struct Options {
   std::chrono::milliseconds safety_interval{10000};
   // Polls and safety polls compare attributes (stat); they read and hash a file only when
   // its attributes changed, or were read within one timestamp tick of the file's last
-  // change (a same-size rewrite in that tick shows nothing to stat). Every Nth poll, and
-  // every Nth safety poll, reads and hashes anyway: for what attributes never show
-  // (timestamps frozen or stamped by a clock behind ours, NFS attribute caching).
-  // 0 disables.
+  // change (a same-size rewrite in that tick shows nothing to stat). Every Nth poll reads
+  // and hashes anyway: for what attributes never show (timestamps frozen or stamped by a
+  // clock behind ours, NFS attribute caching). 0 disables.
   unsigned rehash_every = 10;
+  // The same for events mode's safety polls: every Nth reads and hashes every file (0:
+  // never). Events announce every write there; these reads back up a backup, for a change
+  // both the events and the attributes missed, and an idle process pays for them: with the
+  // 10 s safety_interval, each file is read every 5 minutes.
+  unsigned safety_rehash_every = 30;
   std::size_t read_size_max = 16u << 20;
   // An empty file is almost always a writer caught mid-truncate; refuse it unless told.
   bool allow_empty = false;

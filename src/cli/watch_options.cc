@@ -224,9 +224,20 @@ void declare_watch_options(CommandLine& cl, CLI::App& app, WatchConfig& c) {
       count_of("--rehash-every", 0, 1'000'000, "a number of polls from 0 (never) to 1000000"),
       "N",
       "polls compare attributes (stat) and read a file only when they changed; every Nth "
-      "poll, and every Nth safety poll, reads and hashes every file anyway, for a rewrite "
-      "stat cannot show (frozen or skewed timestamps, NFS attribute caching). 0: never",
+      "poll reads and hashes every file anyway, for a rewrite stat cannot show (frozen or "
+      "skewed timestamps, NFS attribute caching). 0: never",
       std::to_string(defaults.rehash_every))
+      ->group(group);
+  cl.value<long>(
+      app, "--safety-rehash-every",
+      [&c](long n) { c.watch.safety_rehash_every = static_cast<unsigned>(n); },
+      count_of("--safety-rehash-every", 0, 1'000'000,
+               "a number of safety polls from 0 (never) to 1000000"),
+      "N",
+      "the same for events mode's safety polls: every Nth reads and hashes every file (with "
+      "the default --safety-interval, every 5 minutes), for a change both the events and "
+      "the attributes missed. 0: never",
+      std::to_string(defaults.safety_rehash_every))
       ->group(group);
   cl.value(app, "--stall-timeout", c.watch.stall_timeout, parse_duration, "DUR",
            "a look at a polled volume (NFS, FUSE…) still inside the kernel after this marks "
