@@ -112,11 +112,17 @@ void SimWorld::note(const std::string& line) {
 
 // --- the watched file's history and the callback ---
 
+std::optional<std::string> SimWorld::data_target() const {
+  auto target = fs_->read_link(std::string(kDir) + "/..data");
+  if (!target) return std::nullopt;
+  return std::move(*target);
+}
+
 SimWorld::VolumeState SimWorld::peek_volume() const {
   VolumeState v;
   std::string root = kDir;
   bool kubelet = false;
-  if (auto data = fs_->read_link(root + "/..data")) {
+  if (auto data = data_target()) {
     kubelet = true;
     if (data->empty() || data->front() == '/' || data->find('/') != std::string::npos) return v;
     root += "/" + *data;
@@ -583,15 +589,11 @@ std::map<std::string, std::string> SimWorld::payload(int version, ContentKind ap
 void SimWorld::publish(const std::map<std::string, std::string>& keys, uint32_t interleave,
                        unsigned mode) {
   if (config_.layout == Layout::kubelet) {
-    auto data = [this] {
-      auto target = fs_->read_link(std::string(kDir) + "/..data");
-      return target ? *target : std::string();
-    };
-    std::string before = data();
+    std::optional<std::string> before = data_target();
     apply_plan(kubelet_.plan(*fs_, keys, mode), interleave);
     // A new ..<timestamp> directory: what was edited in place in the old one is gone, and
     // the swap is announced, or shows in the directory a safety poll looks at.
-    if (data() != before) payload_edited_ = false;
+    if (data_target() != before) payload_edited_ = false;
     return;
   }
   save_keys(kDir, keys, interleave);
@@ -622,8 +624,7 @@ void SimWorld::save_keys(const std::string& dir, const std::map<std::string, std
 void SimWorld::write_in_place(int version, int chunks, uint32_t interleave) {
   std::string target = kPath;
   if (config_.layout == Layout::kubelet) {
-    if (auto data = fs_->read_link(std::string(kDir) + "/..data"))
-      target = std::string(kDir) + "/" + *data + "/" + kKey;
+    if (auto data = data_target()) target = std::string(kDir) + "/" + *data + "/" + kKey;
     needs_safety_poll_ = payload_edited_ = true;
     demotion_excused_ = true;
   }
@@ -963,10 +964,8 @@ std::optional<Violation> SimWorld::step(const SimCommand& c) {
       if ((c.arg & 3) == 3) {  // unreadable: a mode the kubelet would not set for one key alone,
                                // so the other's editor it is; the kubelet's own is set_mode
         std::string other = dir + "/" + kOtherKey;
-        if (kubelet_layout) {
-          auto data = fs_->read_link(dir + "/..data");
-          if (data) other = dir + "/" + *data + "/" + kOtherKey;
-        }
+        if (auto data = data_target(); data && kubelet_layout)
+          other = dir + "/" + *data + "/" + kOtherKey;
         apply_op({.kind = TK::chmod, .path = other, .mode = 0});
         if (kubelet_layout) {
           needs_safety_poll_ = payload_edited_ = true;  // an edit of the payload in place: no event

@@ -164,6 +164,8 @@ class SimWorld {
   Verdict on_snapshot(const Snapshot& snapshot);
   std::optional<Violation> judge_snapshot(const Snapshot& snapshot);
   VolumeState peek_volume() const;
+  // What the volume's ..data link names now (a kubelet layout's ..<timestamp>), if any.
+  std::optional<std::string> data_target() const;
   void record_disk();
   void note(const std::string& line);
   std::error_code apply_op(const TreeOp& op);
