@@ -101,6 +101,7 @@ struct Hub::State {
   std::map<uint64_t, Trigger> held;
 
   std::vector<Event> batch;  // used by run_once only, which one thread calls at a time
+  SteadyTime loop_wakes_at{};  // when the loop's wait ends, unless woken
   std::thread thread;
   std::atomic<bool> stopping{false};
 
@@ -407,7 +408,9 @@ struct Hub::State {
     if (next.check_now) mark(v.id(), *next.check_now);
     if (offloaded) {
       finish_offloaded(v);
-      seams.events->wake();  // the loop may be asleep with pending work now
+      // The loop may be asleep with work now (a check owed, a retry due before it wakes).
+      // Only then is it woken: a poll costs no hop back to the loop.
+      if (!pending.empty() || (next.due && *next.due < loop_wakes_at)) seams.events->wake();
     }
   }
 };
@@ -450,13 +453,15 @@ void Hub::run_once(SteadyTime deadline) noexcept {
     std::chrono::nanoseconds timeout{0};
     {
       std::lock_guard lock(s.mu);
+      SteadyTime now = s.seams.clock->now();
       if (s.pending.empty()) {  // due timers left over from the last wakeup give timeout 0
         SteadyTime next = deadline;
         if (auto timer = s.next_timer()) next = std::min(next, *timer);
         if (auto stall = s.next_stall()) next = std::min(next, *stall);
-        if (auto release = s.next_release(s.seams.clock->now())) next = std::min(next, *release);
-        timeout = std::max<std::chrono::nanoseconds>(next - s.seams.clock->now(), 0ns);
+        if (auto release = s.next_release(now)) next = std::min(next, *release);
+        timeout = std::max<std::chrono::nanoseconds>(next - now, 0ns);
       }
+      s.loop_wakes_at = now + timeout;
     }
     s.batch.clear();
     if (s.seams.events->wait(timeout, s.batch)) s.batch.push_back(kOverflow);
