@@ -1,6 +1,8 @@
 #include "kernel_watch_table.h"
 
 #include <algorithm>
+#include <iterator>
+#include <string_view>
 
 namespace hotreload {
 
@@ -17,10 +19,42 @@ std::vector<Interest> normalised(std::vector<Interest> wanted) {
     return a.dir == b.dir && a.name == b.name;
   };
   wanted.erase(std::unique(wanted.begin(), wanted.end(), same_place), wanted.end());
-  // The table keeps it for the owner's lifetime; the duplicates' room would stay with it
-  // (the keys of a 10-key volume name the directories above it ten times: 64 slots, 15 used).
-  wanted.shrink_to_fit();
   return wanted;
+}
+
+// An owner's interests as the table keeps them for its lifetime: in one string, each
+// directory written once. The keys of a volume share their directory, and every volume
+// the directories above it: as Interests, a 10-key volume kept ~17 copies of its path.
+// Sorted interests become, per directory, 'D' dir NUL, then per interest in it a flag
+// ('n' needed, 'o' optional) and name NUL. No path holds a NUL.
+std::string packed(const std::vector<Interest>& sorted) {
+  std::string out;
+  const std::string* dir = nullptr;
+  for (const Interest& i : sorted) {
+    if (!dir || *dir != i.dir) {
+      dir = &i.dir;
+      out.append(1, 'D').append(i.dir).push_back('\0');
+    }
+    out.append(1, i.optional ? 'o' : 'n').append(i.name).push_back('\0');
+  }
+  out.shrink_to_fit();
+  return out;
+}
+
+std::vector<Interest> unpacked(std::string_view packed) {
+  std::vector<Interest> out;
+  std::string_view dir;
+  for (std::size_t at = 0; at < packed.size();) {
+    char flag = packed[at];
+    std::size_t end = packed.find('\0', at);
+    std::string_view text = packed.substr(at + 1, end - at - 1);
+    at = end + 1;
+    if (flag == 'D')
+      dir = text;
+    else
+      out.push_back({std::string(dir), std::string(text), flag == 'o'});
+  }
+  return out;
 }
 
 constexpr uint32_t kEntryMoved = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE;
@@ -99,11 +133,18 @@ std::error_code KernelWatchTable::ensure_armed(const std::string& dir, Directory
 KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest> wanted,
                                               const DirectoryInodes& seen) {
   wanted = normalised(std::move(wanted));
-  auto& registered = interests_[owner];
+  std::string& kept = interests_[owner];
+  std::vector<Interest> registered = unpacked(kept);
   if (registered != wanted) {
+    std::vector<Interest> added, removed;
+    std::set_difference(wanted.begin(), wanted.end(), registered.begin(), registered.end(),
+                        std::back_inserter(added));
+    std::set_difference(registered.begin(), registered.end(), wanted.begin(), wanted.end(),
+                        std::back_inserter(removed));
     // Add first, then remove: a directory in both keeps its kernel watch.
-    for (const Interest& i : wanted) add(owner, i);
-    for (const Interest& i : registered) remove(owner, i);
+    for (const Interest& i : added) add(owner, i);
+    for (const Interest& i : removed) remove(owner, i);
+    kept = packed(wanted);
     registered = std::move(wanted);
   }
   Armed result;
@@ -129,13 +170,13 @@ KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest>
 
 std::vector<Interest> KernelWatchTable::interests_of(Owner owner) const {
   auto it = interests_.find(owner);
-  return it == interests_.end() ? std::vector<Interest>{} : it->second;
+  return it == interests_.end() ? std::vector<Interest>{} : unpacked(it->second);
 }
 
 void KernelWatchTable::drop(Owner owner) {
   auto it = interests_.find(owner);
   if (it == interests_.end()) return;
-  for (const Interest& i : it->second) remove(owner, i);
+  for (const Interest& i : unpacked(it->second)) remove(owner, i);
   interests_.erase(it);
 }
 

@@ -91,7 +91,7 @@ class KernelWatchTable {
   std::map<std::string, Directory, std::less<>> dirs_;
   // Directories per descriptor: one inode may be reached by two paths.
   std::map<int, std::vector<std::string>> by_wd_;
-  std::map<Owner, std::vector<Interest>> interests_;
+  std::map<Owner, std::string> interests_;  // packed: see kernel_watch_table.cc
   std::set<int> refusals_logged_;
 };
 

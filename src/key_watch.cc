@@ -21,17 +21,17 @@ KeyWatch::KeyWatch(std::string path, Callback callback, std::shared_ptr<const Op
 
 namespace {
 
-// The links directly in dir, in walk order, are the same in a and b.
-bool same_links_in(std::string_view dir, const std::vector<Link>& a, const std::vector<Link>& b) {
+// The links directly in dir, in walk order, are the same in kept and now.
+bool same_links_in(std::string_view dir, const KeptWalk& kept, const std::vector<Link>& now) {
   auto in_dir = [&](const Link& l) { return directly_in(dir, l.path); };
-  auto ai = std::find_if(a.begin(), a.end(), in_dir);
-  auto bi = std::find_if(b.begin(), b.end(), in_dir);
-  while (ai != a.end() && bi != b.end()) {
-    if (!(*ai == *bi)) return false;
-    ai = std::find_if(std::next(ai), a.end(), in_dir);
-    bi = std::find_if(std::next(bi), b.end(), in_dir);
-  }
-  return ai == a.end() && bi == b.end();
+  auto ni = std::find_if(now.begin(), now.end(), in_dir);
+  bool same = kept.all_links([&](std::string_view path, std::string_view target) {
+    if (!directly_in(dir, path)) return true;
+    if (ni == now.end() || path != ni->path || target != ni->target) return false;
+    ni = std::find_if(std::next(ni), now.end(), in_dir);
+    return true;
+  });
+  return same && ni == now.end();
 }
 
 // A walk takes several syscalls, so it can fail on a tree caught between two steps of a
@@ -53,7 +53,7 @@ PathWalk settled_walk(LookupCache& fs, const std::string& path) {
 
 // Walks the path and, unless the signature is the known one, reads the file. A file that
 // changes under the read is walked and read again, a few times.
-KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
+KeyWatch::Look KeyWatch::look(LookupCache& fs, const KeptWalk* known) {
   Look result;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     if (attempt > 0) fs.forget();
@@ -64,7 +64,7 @@ KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
       result.error_path = result.walk.error_path;
       return result;
     }
-    if (known && *known == result.walk.signature) {
+    if (known && known->same(result.walk.signature)) {
       result.unchanged = true;
       return result;
     }
@@ -87,23 +87,25 @@ KeyWatch::Look KeyWatch::look(LookupCache& fs, const Signature* known) {
 
 bool KeyWatch::unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkWitness& links) {
   if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
-  if (!signature_ || racy_ || file_.empty()) return false;
-  bool vouched = !signature_->links.empty();
-  for (const Link& link : signature_->links) {
-    if (links.vouches_for(link.path)) continue;
+  if (!kept_ || racy_) return false;
+  bool vouched = kept_->has_links();
+  bool links_hold = kept_->all_links([&](std::string_view path, std::string_view target) {
+    if (links.vouches_for(path)) return true;
     vouched = false;
-    auto target = fs.readlink(link.path);
-    if (!target || *target != link.target) return false;
-  }
+    auto now = fs.readlink(path);
+    return now && *now == target;
+  });
+  if (!links_hold) return false;
   // A safety poll is for what no event announced. The kubelet publishes by renaming
   // ..data, which the volume's kernel watch sees and its witness vouches for; it never
   // edits a file of a ..<timestamp> directory in place (the pod mounts it read-only). Such
   // an edit, by anyone else, waits for the safety poll that reads (every
   // safety_rehash_every-th).
-  if (trigger == Trigger::safety_poll && vouched && is_kubelet_payload_dir(parent_view(file_)))
+  std::string_view file = kept_->file();
+  if (trigger == Trigger::safety_poll && vouched && is_kubelet_payload_dir(parent_view(file)))
     return true;
-  auto now = fs.lstat(file_);
-  return now && *now == signature_->file;
+  auto now = fs.lstat(file);
+  return now && *now == kept_->stat();
 }
 
 std::error_code KeyWatch::offerable(const std::string& content) const {
@@ -120,32 +122,31 @@ std::error_code KeyWatch::look_initial(Filesystem& fs, std::string& message) {
     message = "hotreload: cannot load " + path() + ": " + describe(ec, seen.error_path);
     return ec;
   }
-  initial_ = std::move(seen.content->bytes);
-  signature_ = Signature{std::move(seen.walk.signature.links), seen.content->stat};
-  file_ = std::move(seen.walk.file);
+  initial_ = std::make_unique<std::string>(std::move(seen.content->bytes));
+  seen.walk.signature.file = seen.content->stat;
+  kept_.emplace(seen.walk.signature, seen.walk.file);
   return {};
 }
 
 std::error_code KeyWatch::accept_initial_look(Clock& clock, std::string& message) {
-  const std::string content = std::exchange(initial_, {});
+  const std::string content = std::move(*std::exchange(initial_, {}));
   return accept_initial(Digest::of(content), [&] { return callback_(content); }, clock, message);
 }
 
 void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
-  Look seen = look(fs, start_check(signature_, trigger, clock));
+  Look seen = look(fs, start_check(kept_, trigger, clock));
   note_interests(fs, std::move(seen.walk.interests));
-  Signature now{std::move(seen.walk.signature.links),
-                seen.content ? seen.content->stat : FileStat{}};
+  seen.walk.signature.file = seen.content ? seen.content->stat : FileStat{};
   // Against a signature of the volume's last full check only: the initial look may be older.
   // An unchanged signature has the same links (the event path's usual case: no compare).
-  links_moved_ = signature_ && checked_ && !seen.error && !seen.unchanged &&
-                 !same_links_in(parent_view(path()), signature_->links, now.links);
+  links_moved_ = kept_ && checked_ && !seen.error && !seen.unchanged &&
+                 !same_links_in(parent_view(path()), *kept_, seen.walk.signature.links);
   checked_ = true;
-  bool read = settle_look(signature_, trigger, seen.error, seen.error_path, seen.unchanged,
-                          std::move(now));
-  if (seen.error) file_.clear();
+  bool read = settle_look(kept_, trigger, seen.error, seen.error_path, seen.unchanged,
+                          seen.error || seen.unchanged
+                              ? KeptWalk()
+                              : KeptWalk(seen.walk.signature, seen.walk.file));
   if (!read) return;
-  file_ = std::move(seen.walk.file);
   const std::string& content = seen.content->bytes;
   if (std::error_code ec = offerable(content)) {
     fail(ec, path());

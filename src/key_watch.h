@@ -5,10 +5,12 @@
 // catches a writer between two steps is retried; a failure counts only when it repeats.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "hotreload/file_watcher.h"
+#include "kept_walk.h"
 #include "watch.h"
 
 namespace hotreload {
@@ -29,13 +31,13 @@ class KeyWatch final : public Watch {
 
  private:
   struct Look;
-  Look look(LookupCache& fs, const Signature* known);
+  Look look(LookupCache& fs, const KeptWalk* known);
   std::error_code offerable(const std::string& content) const;
 
   const Callback callback_;
-  std::optional<Signature> signature_;  // of the content last read; reset on failure
-  std::string file_;                    // the regular file that content was read from
-  std::string initial_;                 // between look_initial and accept_initial_look
+  // The walk and the file the content last read came from; reset on failure.
+  std::optional<KeptWalk> kept_;
+  std::unique_ptr<std::string> initial_;  // between look_initial and accept_initial_look
   bool links_moved_ = false;            // by the last check, in the volume's directory
   bool checked_ = false;                // a check has looked since the initial look
 };

@@ -2,16 +2,36 @@
 
 namespace hotreload {
 
-Result<FileStat> LookupCache::lstat(const std::string& path) {
-  auto it = stats_.find(path);
-  if (it == stats_.end()) it = stats_.emplace(path, fs_.lstat(path)).first;
+namespace {
+
+// The answer cached for path, asking fs (through ask) the first time.
+template <class Answers, class Path, class Ask>
+const typename Answers::mapped_type& answer(Answers& answers, const Path& path, Ask ask) {
+  auto it = answers.find(path);
+  if (it == answers.end()) {
+    std::string key(path);
+    auto found = ask(key);
+    it = answers.emplace(std::move(key), std::move(found)).first;
+  }
   return it->second;
 }
 
+}  // namespace
+
+Result<FileStat> LookupCache::lstat(const std::string& path) {
+  return answer(stats_, path, [this](const std::string& p) { return fs_.lstat(p); });
+}
+
 Result<std::string> LookupCache::readlink(const std::string& path) {
-  auto it = links_.find(path);
-  if (it == links_.end()) it = links_.emplace(path, fs_.readlink(path)).first;
-  return it->second;
+  return answer(links_, path, [this](const std::string& p) { return fs_.readlink(p); });
+}
+
+Result<FileStat> LookupCache::lstat(std::string_view path) {
+  return answer(stats_, path, [this](const std::string& p) { return fs_.lstat(p); });
+}
+
+Result<std::string> LookupCache::readlink(std::string_view path) {
+  return answer(links_, path, [this](const std::string& p) { return fs_.readlink(p); });
 }
 
 void LookupCache::forget() {

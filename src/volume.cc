@@ -63,8 +63,7 @@ Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
 
 Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
                           SteadyTime now, spdlog::logger& hub_log) {
-  std::vector<Interest> found = watch->take_interests();
-  DirectoryInodes seen = watch->take_inodes();
+  auto [found, seen] = watch->take_found();
   watch->interests_while_loading = found;
   add(std::move(watch));
   // The content may have changed between the load and the arm: the check is cheap.
@@ -183,9 +182,10 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
     // Only checks of this volume, one at a time, read it: freed by the first after loading.
     if (!w->interests_while_loading.empty()) std::vector<Interest>().swap(w->interests_while_loading);
     w->check(cache, clock, trigger, noticed_at);
-    for (Interest& i : w->take_interests())
+    Watch::Found found = w->take_found();
+    for (Interest& i : found.interests)
       if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
-    inodes_.merge(w->take_inodes());
+    inodes_.merge(found.inodes);
     wants_retry_ = wants_retry_ || w->wants_retry();
     unannounced_change_ = unannounced_change_ || w->found_unannounced_change();
     // A link re-pointed while the directory kept the attributes that were to vouch for it.

@@ -1,6 +1,7 @@
 #include "watch.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -54,8 +55,17 @@ std::shared_ptr<spdlog::logger> default_logger() {
 Watch::Watch(std::string path, bool whole_volume, std::shared_ptr<const Options> options)
     : path_(std::move(path)),
       whole_volume_(whole_volume),
-      options_(std::move(options)),
-      logger_(options_->logger ? options_->logger : default_logger()) {}
+      options_(std::move(options)) {}
+
+spdlog::logger& Watch::logger() const {
+  return options_->logger ? *options_->logger : *default_logger();
+}
+
+std::mutex& Watch::status_mu() const {
+  static std::array<std::mutex, 64> stripes;
+  // Watches are allocated at least 64 bytes apart: the low bits say nothing.
+  return stripes[(reinterpret_cast<std::uintptr_t>(this) >> 6) % stripes.size()];
+}
 
 std::string Watch::describe(std::error_code ec, const std::string& where) const {
   std::string text = ec.message();
@@ -74,7 +84,7 @@ std::error_code Watch::accept_initial(const Digest& digest, const Invoke& invoke
     return make_error_code(Errc::rejected);
   }
   {
-    std::lock_guard lock(status_mu_);
+    std::lock_guard lock(status_mu());
     status_.hash = digest;
     status_.last_reload = clock.wall_now();
   }
@@ -103,7 +113,7 @@ bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
     failure_.clear();
     refused_.reset();
     {
-      std::lock_guard lock(status_mu_);
+      std::lock_guard lock(status_mu());
       status_.last_error.clear();
     }
     if (was_failing) report({.kind = DecisionKind::restored, .hash = digest, .snapshot = snapshot});
@@ -113,7 +123,7 @@ bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
     bool logged_since = failure_ != Errc::rejected;  // a read failure was logged meanwhile
     failure_ = make_error_code(Errc::rejected);
     {
-      std::lock_guard lock(status_mu_);
+      std::lock_guard lock(status_mu());
       status_.last_error = "content rejected: " + refused_->reason;
       if (logged_since) ++status_.errors;
     }
@@ -129,21 +139,23 @@ bool Watch::offer(const Digest& digest, const Invoke& invoke, Clock& clock,
   if (verdict.accepted) {
     failure_.clear();
     refused_.reset();
+    std::optional<Digest> previous;
     {
-      std::lock_guard lock(status_mu_);
-      status_.hash = digest;
+      std::lock_guard lock(status_mu());
+      previous = std::exchange(status_.hash, digest);
       status_.last_reload = clock.wall_now();
       ++status_.reloads;
       status_.last_error.clear();
     }
-    report({.kind = DecisionKind::reloaded, .hash = digest, .latency = latency,
+    report({.kind = DecisionKind::reloaded, .hash = digest, .previous = previous,
+            .latency = latency,
             .callback_duration = took, .snapshot = snapshot});
     return true;
   }
   refused_ = std::make_unique<Refusal>(Refusal{digest, verdict.reason});
   failure_ = make_error_code(Errc::rejected);
   {
-    std::lock_guard lock(status_mu_);
+    std::lock_guard lock(status_mu());
     ++status_.errors;
     status_.last_error = "content rejected: " + verdict.reason;
   }
@@ -186,7 +198,7 @@ void Watch::fail(std::error_code ec, const std::string& where) {
   failure_ = ec;
   std::string text = describe(ec, where);
   {
-    std::lock_guard lock(status_mu_);
+    std::lock_guard lock(status_mu());
     ++status_.errors;
     status_.last_error = text;
   }
@@ -205,7 +217,7 @@ void Watch::look_failed(std::error_code ec, const std::string& where) {
 void Watch::set_start_mode(ActiveMode mode, std::string why) {
   mode_.store(mode, std::memory_order_relaxed);
   loading().start_reason = std::move(why);
-  std::lock_guard lock(status_mu_);
+  std::lock_guard lock(status_mu());
   status_.mode = mode;
 }
 
@@ -213,7 +225,7 @@ void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
   if (loading_) return set_start_mode(mode, std::string(why));
   bool changed = mode_.exchange(mode, std::memory_order_relaxed) != mode;
   {
-    std::lock_guard lock(status_mu_);
+    std::lock_guard lock(status_mu());
     status_.mode = mode;
   }
   if (changed && !why.empty()) report({.kind = DecisionKind::mode, .detail = why}, quiet, true);
@@ -221,7 +233,7 @@ void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
 
 void Watch::set_stalled(std::optional<SteadyTime> since, std::string_view detail) {
   {
-    std::lock_guard lock(status_mu_);
+    std::lock_guard lock(status_mu());
     if (status_.stalled_since.has_value() == since.has_value()) return;
     status_.stalled_since = since;
   }
@@ -237,7 +249,7 @@ void Watch::stop_user_code() {
 Status Watch::status() const {
   Status copy;
   {
-    std::lock_guard lock(status_mu_);
+    std::lock_guard lock(status_mu());
     copy.hash = status_.hash;
     copy.last_reload = status_.last_reload;
     copy.reloads = status_.reloads;
@@ -257,12 +269,12 @@ void Watch::report(Decision d, bool quiet, bool under_hub_lock) {
   d.volume = volume_dir;
   d.mode = mode();
   {
-    std::lock_guard lock(status_mu_);
+    std::lock_guard lock(status_mu());
     d.reloads = status_.reloads;
     d.errors = status_.errors;
   }
   if (detached.load(std::memory_order_acquire)) return;  // stopped: nobody to tell
-  if (!quiet) log_decision(*logger_, d);
+  if (!quiet) log_decision(logger(), d);
   if (!options_->on_decision) return;
   if (under_hub_lock || user_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id())
     return notify(d);

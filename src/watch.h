@@ -104,9 +104,14 @@ class Watch {
   virtual bool reads(const std::string& /*dir*/, const std::string& /*name*/) const { return true; }
 
   // What the last look found, for the volume to act on: the interests, and the inodes
-  // their directories had. Handed over: the kernel watch table keeps the only copy.
-  std::vector<Interest> take_interests() { return std::exchange(interests_, {}); }
-  DirectoryInodes take_inodes() { return std::exchange(inodes_, {}); }
+  // their directories had. Handed over: the kernel watch table keeps the only copy, and a
+  // watch at rest holds nothing of it.
+  struct Found {
+    std::vector<Interest> interests;
+    DirectoryInodes inodes;
+  };
+  Found take_found() { return found_ ? std::move(*std::exchange(found_, {})) : Found{}; }
+  std::vector<Interest> take_interests() { return take_found().interests; }
   bool wants_retry() const { return wants_retry_; }
   bool found_unannounced_change() const { return unannounced_change_; }
 
@@ -192,12 +197,11 @@ class Watch {
 
   // What a look found to watch, as seen through its cache.
   void note_interests(LookupCache& fs, std::vector<Interest> interests) {
-    inodes_ = directory_inodes(fs, interests);
-    interests_ = std::move(interests);
+    DirectoryInodes inodes = directory_inodes(fs, interests);
+    found_ = std::make_unique<Found>(Found{std::move(interests), std::move(inodes)});
   }
 
-  std::vector<Interest> interests_;
-  DirectoryInodes inodes_;
+  std::unique_ptr<Found> found_;
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
   // The signature was read within one timestamp tick of its newest stamp: a same-size
@@ -220,11 +224,16 @@ class Watch {
   void report(Decision d, bool quiet = false, bool under_hub_lock = false);
   void notify(const Decision& d);
 
+  spdlog::logger& logger() const;
+  // The lock of status_: one of a few that every watch shares, since it is held only to
+  // copy a few fields, never while another is taken. A watch keeps no mutex of its own
+  // for it: ten thousand keys would keep ten thousand.
+  std::mutex& status_mu() const;
+
   const std::string path_;
   const bool whole_volume_;
   // Shared: a process watching ten thousand files with the same options keeps one copy.
   const std::shared_ptr<const Options> options_;
-  std::shared_ptr<spdlog::logger> logger_;
 
   // Set under the hub's lock, from the thread that starts a watch too (a volume that falls
   // back to polling as a watch joins it), while the hub thread checks its other watches.
@@ -263,8 +272,7 @@ class Watch {
     std::string last_error;
     std::optional<SteadyTime> stalled_since;
   };
-  mutable std::mutex status_mu_;
-  Standing status_;  // written on the hub thread under status_mu_
+  Standing status_;  // written on the hub thread under status_mu()
 
   std::mutex user_mu_;                          // held while user code runs
   std::atomic<std::thread::id> user_thread_{};  // the thread running it, if any

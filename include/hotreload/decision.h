@@ -44,6 +44,7 @@ struct Decision {
   std::string_view path;          // the watched file, or the watched directory
   std::string_view volume;        // the directory it belongs to (the path itself for a volume)
   std::optional<Digest> hash;     // loaded, reloaded, rejected, restored
+  std::optional<Digest> previous; // reloaded: the content it replaced
   std::error_code error;          // rejected, read_error, missing
   std::string_view detail;        // the rejection reason, why the mode changed, or (loaded)
                                   // why it started in that mode

@@ -52,9 +52,9 @@ int run(int argc, char** argv) {
   if (result.outcome != CommandLine::Result::Outcome::run) return cl->finish(result, kExitUsage);
   const std::string command = result.command->get_name();
   if (command == "watch") {
-    const WatchConfig config = std::move(watch);
+    WatchConfig config = std::move(watch);
     cl.reset();
-    return watch_command(config);
+    return watch_command(std::move(config));
   }
   if (command == "probe") return probe_command(probe);
 #ifdef HOTRELOAD_HAS_HARNESS_COMMAND

@@ -10,10 +10,11 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
-#include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "actions.h"
 #include "event_log.h"
@@ -48,37 +49,27 @@ std::shared_ptr<spdlog::logger> discarding_logger() {
                                           std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
-// Remembers each watch's active hash (a file's, or a directory's snapshot's), so an action
-// knows what it replaces, and whether its last decision accepted the content on disk.
-class PathBook {
+// The paths whose newest content on disk is not in force: after a rejection, a read error
+// or a vanishing, until the path holds accepted content again. Empty while all is well, so
+// that ten thousand healthy paths cost nothing here.
+class FailingPaths {
  public:
-  // Returns the previous hash of path (hex, or empty) and records the new one.
-  std::string replace(const std::string& path, const Digest& hash) {
+  void set(std::string_view path, bool failing) {
     std::lock_guard lock(mu_);
-    Entry& e = paths_[path];
-    e.accepted = true;
-    std::optional<Digest> previous = std::exchange(e.hash, hash);
-    return previous ? previous->hex() : std::string();
+    if (!failing) {
+      if (auto it = paths_.find(path); it != paths_.end()) paths_.erase(it);
+    } else {
+      paths_.emplace(path);
+    }
   }
-  void set_accepted(const std::string& path, bool accepted) {
+  bool contains(std::string_view path) const {
     std::lock_guard lock(mu_);
-    paths_[path].accepted = accepted;
-  }
-  // False after a rejection, a read error or a vanishing, until the path holds accepted
-  // content again.
-  bool accepted(const std::string& path) const {
-    std::lock_guard lock(mu_);
-    auto it = paths_.find(path);
-    return it != paths_.end() && it->second.accepted;
+    return paths_.find(path) != paths_.end();
   }
 
  private:
-  struct Entry {
-    std::optional<Digest> hash;  // 32 bytes, not 64 hex digits: one per watched path
-    bool accepted = false;
-  };
   mutable std::mutex mu_;
-  std::map<std::string, Entry> paths_;
+  std::set<std::string, std::less<>> paths_;
 };
 
 int usage_error(const std::string& message) {
@@ -104,31 +95,29 @@ sigset_t handled_signals() {
 // With --ready-url, the first content is delivered too (webhook only), once the service is
 // ready: a service starting beside the sidecar gets its configuration confirmed.
 std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsRecorder& recorder,
-                                                      ActionRunner& actions, PathBook& hashes,
+                                                      ActionRunner& actions, FailingPaths& failing,
                                                       bool deliver_first) {
-  return [&log, &recorder, &actions, &hashes, deliver_first](const Decision& d) {
+  return [&log, &recorder, &actions, &failing, deliver_first](const Decision& d) {
     log.decision(d);
     recorder.record(d);
     switch (d.kind) {
       case DecisionKind::rejected:
       case DecisionKind::read_error:
-      case DecisionKind::missing: hashes.set_accepted(std::string(d.path), false); break;
-      case DecisionKind::restored: hashes.set_accepted(std::string(d.path), true); break;
+      case DecisionKind::missing: failing.set(d.path, true); break;
+      case DecisionKind::restored: failing.set(d.path, false); break;
       default: break;
     }
     if (!d.hash) return;
-    if (d.kind == DecisionKind::loaded) {
-      hashes.replace(std::string(d.path), *d.hash);
-      if (deliver_first) {
-        std::optional<KeyChanges> keys;
-        if (d.snapshot) keys = KeyChanges::of(*d.snapshot);
-        actions.enqueue({std::string(d.path), d.hash->hex(), "", std::string(d.volume),
-                         std::move(keys), /*webhook_only=*/true});
-      }
+    if (d.kind == DecisionKind::loaded && deliver_first) {
+      std::optional<KeyChanges> keys;
+      if (d.snapshot) keys = KeyChanges::of(*d.snapshot);
+      actions.enqueue({std::string(d.path), d.hash->hex(), "", std::string(d.volume),
+                       std::move(keys), /*webhook_only=*/true});
     }
     if (d.kind == DecisionKind::reloaded) {
+      failing.set(d.path, false);
       std::string hash = d.hash->hex();
-      std::string previous = hashes.replace(std::string(d.path), *d.hash);
+      std::string previous = d.previous ? d.previous->hex() : std::string();
       std::optional<KeyChanges> keys;
       if (d.snapshot) keys = KeyChanges::of(*d.snapshot);
       actions.enqueue({std::string(d.path), hash, previous, std::string(d.volume), std::move(keys)});
@@ -164,7 +153,8 @@ std::string stalled_too_long(const std::vector<std::unique_ptr<Watcher>>& watche
 // after a rejection, a read error, a vanishing, a failed exec or signal, or a webhook not
 // accepted (kube-prometheus's alert on config reloaders reads this).
 MetricFamily last_reload_successful(const std::vector<std::unique_ptr<Watcher>>& watchers,
-                                    const PathBook& book, const ActionRunner& actions) {
+                                    const FailingPaths& failing,
+                                    const ActionRunner& actions) {
   MetricFamily f{"last_reload_successful",
                  "1 if the newest content on disk was accepted and its actions succeeded (or "
                  "are on their way without a failure), else 0.",
@@ -174,7 +164,7 @@ MetricFamily last_reload_successful(const std::vector<std::unique_ptr<Watcher>>&
     Status s = w->status();
     std::vector<std::pair<std::string, std::string>> labels{{"path", s.path}};
     if (!s.volume.empty()) labels.emplace_back("volume", s.volume);
-    bool ok = book.accepted(s.path) && actions.actions_ok(s.path);
+    bool ok = !failing.contains(s.path) && actions.actions_ok(s.path);
     f.samples.push_back({labels, ok ? 1.0 : 0.0});
   }
   return f;
@@ -182,7 +172,7 @@ MetricFamily last_reload_successful(const std::vector<std::unique_ptr<Watcher>>&
 
 }  // namespace
 
-int watch_command(const WatchConfig& config) {
+int watch_command(WatchConfig config) {
   sigset_t signals = handled_signals();
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a closed webhook socket or validator stdin is an error, not death
@@ -198,7 +188,7 @@ int watch_command(const WatchConfig& config) {
   ActionRunner actions(config.actions, log);
   auto hub = Hub::make_posix(hub_logger(log));
   Validator validator(config.validator, [&log](std::string_view why) { log.warning(why); });
-  PathBook hashes;
+  FailingPaths failing;
   auto quiet = discarding_logger();
   std::vector<std::unique_ptr<Watcher>> watchers;
   std::atomic<bool> loaded{false};
@@ -208,7 +198,7 @@ int watch_command(const WatchConfig& config) {
         MetricsSnapshot snapshot;
         for (const auto& w : watchers) snapshot.watches.push_back(recorder.collect(w->status()));
         snapshot.extra = actions.metric_families();
-        snapshot.extra.push_back(last_reload_successful(watchers, hashes, actions));
+        snapshot.extra.push_back(last_reload_successful(watchers, failing, actions));
         return render_prometheus(snapshot, config.metrics_prefix);
       },
       [&] {
@@ -234,7 +224,7 @@ int watch_command(const WatchConfig& config) {
   // One copy for every watch: at ten thousand files, a copy each would cost ~200 bytes a file.
   auto options = std::make_shared<Options>(config.watch);
   options->logger = quiet;
-  options->on_decision = decision_handler(log, recorder, actions, hashes, deliver_first);
+  options->on_decision = decision_handler(log, recorder, actions, failing, deliver_first);
   // Files, then directories, all on the one hub; the first that cannot be loaded ends it.
   auto start = [&](std::unique_ptr<Watcher> watcher) -> std::optional<int> {
     try {
@@ -253,11 +243,12 @@ int watch_command(const WatchConfig& config) {
     const WatchConfig& config;
     const Lookup& lookup;
   } const context{validator, config, lookup};
-  std::vector<std::string> file_paths;  // reserved: each check points at its own
-  file_paths.reserve(config.paths.size());
+  // Each file's path, made absolute in place: its check points at it, and a watch at ten
+  // thousand files keeps no second copy of each.
+  for (std::string& path : config.paths) path = absolute_normal(path);
   try {
-    for (const std::string& given : config.paths) {
-      const std::string* path = &file_paths.emplace_back(absolute_normal(given));
+    for (const std::string& normal : config.paths) {
+      const std::string* path = &normal;
       auto check = [&context, path](std::string_view content) {
         std::string rendered;
         if (context.config.envsubst) {

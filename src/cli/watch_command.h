@@ -6,6 +6,6 @@
 
 namespace hotreload::cli {
 
-int watch_command(const WatchConfig& config);
+int watch_command(WatchConfig config);
 
 }  // namespace hotreload::cli
