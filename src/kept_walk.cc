@@ -1,42 +1,73 @@
 #include "kept_walk.h"
 
+#include <algorithm>
+
 #include "watch.h"
 
 namespace hotreload {
 
-KeptWalk::KeptWalk(const Signature& signature, std::string_view file)
-    : stat_(signature.file), links_(static_cast<uint16_t>(signature.links.size())) {
-  std::size_t size = file.size() + 1;
-  for (const Link& l : signature.links) size += l.path.size() + l.target.size() + 2;
-  paths_.reserve(size);
+namespace {
+
+// path as kept: relative to base if it is under base, else whole.
+std::string_view kept_form(std::string_view base, std::string_view path) {
+  std::string_view dir = base == "/" ? "" : base;
+  bool under = path.size() > dir.size() + 1 && path.starts_with(dir) && path[dir.size()] == '/';
+  return under ? path.substr(dir.size() + 1) : path;
+}
+
+}  // namespace
+
+KeptWalk::KeptWalk(std::string_view base, const Signature& signature, std::string_view file)
+    : links_(static_cast<uint16_t>(signature.links.size())), stat_(signature.file) {
+  std::size_t size = kept_form(base, file).size() + 1;
+  for (const Link& l : signature.links)
+    size += kept_form(base, l.path).size() + l.target.size() + 2;
+  paths_ = std::make_unique_for_overwrite<char[]>(size);
+  char* out = paths_.get();
+  auto put = [&out](std::string_view text) {
+    out = std::copy(text.begin(), text.end(), out);
+    *out++ = '\0';
+  };
   for (const Link& l : signature.links) {
-    paths_.append(l.path).push_back('\0');
-    paths_.append(l.target).push_back('\0');
+    put(kept_form(base, l.path));
+    put(l.target);
   }
-  paths_.append(file).push_back('\0');
+  put(kept_form(base, file));
+  size_ = static_cast<uint32_t>(size);
 }
 
 std::string_view KeptWalk::next(std::size_t& at) const {
-  std::string_view text(paths_.data() + at);
+  std::string_view text(paths_.get() + at);
   at += text.size() + 1;
   return text;
 }
 
-std::string_view KeptWalk::file() const {
-  if (paths_.empty()) return {};
-  std::size_t at = 0;
-  for (uint16_t i = 0; i < 2 * links_; ++i) next(at);
-  return next(at);
+std::string_view KeptWalk::made_whole(std::string_view base, std::string_view kept,
+                                      std::string& whole) {
+  if (kept.starts_with('/')) return kept;
+  whole.assign(base);
+  if (!base.ends_with('/')) whole += '/';
+  return whole.append(kept);
 }
 
-bool KeptWalk::same(const Signature& s) const {
+std::string KeptWalk::file(std::string_view base) const {
+  if (!paths_) return {};
+  std::size_t at = 0;
+  for (uint16_t i = 0; i < 2 * links_; ++i) next(at);
+  std::string whole;
+  std::string_view file = made_whole(base, next(at), whole);
+  return whole.data() == file.data() ? std::move(whole) : std::string(file);
+}
+
+bool KeptWalk::same(std::string_view base, const Signature& s) const {
   if (!(stat_ == s.file) || links_ != s.links.size()) return false;
-  auto link = s.links.begin();
-  return all_links([&](std::string_view path, std::string_view target) {
-    bool equal = path == link->path && target == link->target;
-    ++link;
-    return equal;
-  });
+  std::size_t at = 0;
+  for (const Link& link : s.links) {
+    std::string_view path = next(at);
+    std::string_view target = next(at);
+    if (path != kept_form(base, link.path) || target != link.target) return false;
+  }
+  return true;
 }
 
 int64_t newest_stamp(const KeptWalk& w) { return newest_stamp(w.stat()); }

@@ -25,7 +25,7 @@ namespace {
 bool same_links_in(std::string_view dir, const KeptWalk& kept, const std::vector<Link>& now) {
   auto in_dir = [&](const Link& l) { return directly_in(dir, l.path); };
   auto ni = std::find_if(now.begin(), now.end(), in_dir);
-  bool same = kept.all_links([&](std::string_view path, std::string_view target) {
+  bool same = kept.all_links(dir, [&](std::string_view path, std::string_view target) {
     if (!directly_in(dir, path)) return true;
     if (ni == now.end() || path != ni->path || target != ni->target) return false;
     ni = std::find_if(std::next(ni), now.end(), in_dir);
@@ -64,7 +64,7 @@ KeyWatch::Look KeyWatch::look(LookupCache& fs, const KeptWalk* known) {
       result.error_path = result.walk.error_path;
       return result;
     }
-    if (known && known->same(result.walk.signature)) {
+    if (known && known->same(parent_view(path()), result.walk.signature)) {
       result.unchanged = true;
       return result;
     }
@@ -89,7 +89,8 @@ bool KeyWatch::unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkW
   if (trigger != Trigger::poll && trigger != Trigger::safety_poll) return false;
   if (!kept_ || racy_) return false;
   bool vouched = kept_->has_links();
-  bool links_hold = kept_->all_links([&](std::string_view path, std::string_view target) {
+  bool links_hold = kept_->all_links(parent_view(path()), [&](std::string_view path,
+                                                               std::string_view target) {
     if (links.vouches_for(path)) return true;
     vouched = false;
     auto now = fs.readlink(path);
@@ -101,10 +102,10 @@ bool KeyWatch::unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkW
   // edits a file of a ..<timestamp> directory in place (the pod mounts it read-only). Such
   // an edit, by anyone else, waits for the safety poll that reads (every
   // safety_rehash_every-th).
-  std::string_view file = kept_->file();
+  std::string file = kept_->file(parent_view(path()));
   if (trigger == Trigger::safety_poll && vouched && is_kubelet_payload_dir(parent_view(file)))
     return true;
-  auto now = fs.lstat(file);
+  auto now = fs.lstat(std::move(file));
   return now && *now == kept_->stat();
 }
 
@@ -124,7 +125,7 @@ std::error_code KeyWatch::look_initial(Filesystem& fs, std::string& message) {
   }
   initial_ = std::make_unique<std::string>(std::move(seen.content->bytes));
   seen.walk.signature.file = seen.content->stat;
-  kept_.emplace(seen.walk.signature, seen.walk.file);
+  kept_.emplace(parent_view(path()), seen.walk.signature, seen.walk.file);
   return {};
 }
 
@@ -145,7 +146,8 @@ void KeyWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime 
   bool read = settle_look(kept_, trigger, seen.error, seen.error_path, seen.unchanged,
                           seen.error || seen.unchanged
                               ? KeptWalk()
-                              : KeptWalk(seen.walk.signature, seen.walk.file));
+                              : KeptWalk(parent_view(path()), seen.walk.signature,
+                                         seen.walk.file));
   if (!read) return;
   const std::string& content = seen.content->bytes;
   if (std::error_code ec = offerable(content)) {

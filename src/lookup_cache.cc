@@ -1,15 +1,17 @@
 #include "lookup_cache.h"
 
+#include <utility>
+
 namespace hotreload {
 
 namespace {
 
 // The answer cached for path, asking fs (through ask) the first time.
 template <class Answers, class Path, class Ask>
-const typename Answers::mapped_type& answer(Answers& answers, const Path& path, Ask ask) {
+const typename Answers::mapped_type& answer(Answers& answers, Path&& path, Ask ask) {
   auto it = answers.find(path);
   if (it == answers.end()) {
-    std::string key(path);
+    std::string key(std::forward<Path>(path));
     auto found = ask(key);
     it = answers.emplace(std::move(key), std::move(found)).first;
   }
@@ -28,6 +30,10 @@ Result<std::string> LookupCache::readlink(const std::string& path) {
 
 Result<FileStat> LookupCache::lstat(std::string_view path) {
   return answer(stats_, path, [this](const std::string& p) { return fs_.lstat(p); });
+}
+
+Result<FileStat> LookupCache::lstat(std::string&& path) {
+  return answer(stats_, std::move(path), [this](const std::string& p) { return fs_.lstat(p); });
 }
 
 Result<std::string> LookupCache::readlink(std::string_view path) {

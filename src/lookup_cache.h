@@ -27,6 +27,8 @@ class LookupCache final : public Filesystem {
   // the only one made.
   Result<FileStat> lstat(std::string_view path);
   Result<std::string> readlink(std::string_view path);
+  // The same, for a path made for the call: it becomes the cache's own copy.
+  Result<FileStat> lstat(std::string&& path);
   Result<std::unique_ptr<OpenFile>> open(const std::string& path) override {
     return fs_.open(path);
   }

@@ -63,17 +63,20 @@ Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
 
 Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
                           SteadyTime now, spdlog::logger& hub_log) {
-  auto [found, seen] = watch->take_found();
-  watch->interests_while_loading = found;
+  // The watch keeps what its initial look found until its first check, for the checks
+  // made while it loads.
+  const Watch::Found* found = watch->found();
   add(std::move(watch));
   // The content may have changed between the load and the arm: the check is cheap.
   Next next{.check_now = Trigger::event, .due = std::nullopt};
   if (mode_ != ActiveMode::events) return next;
   std::vector<Interest> wanted = table.interests_of(id_);  // the other watches'
   add_anchor(dir_, wanted);
-  for (Interest& i : found)
-    if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
-  arm(table, std::move(wanted), seen, hub_log, now, next);  // a directory gone: the check finds out
+  if (found)
+    for (const Interest& i : found->interests)
+      if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(i);
+  // A directory gone meanwhile: the check finds out.
+  arm(table, std::move(wanted), found ? found->inodes : DirectoryInodes{}, hub_log, now, next);
   return next;
 }
 
@@ -152,7 +155,7 @@ bool Volume::unchanged(LookupCache& cache, Trigger trigger,
     links = LinkWitness(cache, dir_, *dir_attributes_);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;
-    if (!w->ready.load(std::memory_order_acquire) || !w->interests_while_loading.empty())
+    if (!w->ready.load(std::memory_order_acquire) || w->found())
       return false;
     if (!w->unchanged_since_last_look(cache, trigger, links)) return false;
   }
@@ -175,12 +178,11 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
     if (!w->ready.load(std::memory_order_acquire)) {  // its initial callback is running
-      for (const Interest& i : w->interests_while_loading)
-        if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(i);
+      if (const Watch::Found* found = w->found())
+        for (const Interest& i : found->interests)
+          if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(i);
       continue;
     }
-    // Only checks of this volume, one at a time, read it: freed by the first after loading.
-    if (!w->interests_while_loading.empty()) std::vector<Interest>().swap(w->interests_while_loading);
     w->check(cache, clock, trigger, noticed_at);
     Watch::Found found = w->take_found();
     for (Interest& i : found.interests)

@@ -54,8 +54,8 @@ std::shared_ptr<spdlog::logger> default_logger() {
 
 Watch::Watch(std::string path, bool whole_volume, std::shared_ptr<const Options> options)
     : path_(std::move(path)),
-      whole_volume_(whole_volume),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      whole_volume_(whole_volume) {}
 
 spdlog::logger& Watch::logger() const {
   return options_->logger ? *options_->logger : *default_logger();

@@ -111,6 +111,7 @@ class Watch {
     DirectoryInodes inodes;
   };
   Found take_found() { return found_ ? std::move(*std::exchange(found_, {})) : Found{}; }
+  const Found* found() const { return found_.get(); }  // null once taken
   std::vector<Interest> take_interests() { return take_found().interests; }
   bool wants_retry() const { return wants_retry_; }
   bool found_unannounced_change() const { return unannounced_change_; }
@@ -141,11 +142,11 @@ class Watch {
 
   // Set by the hub when the watch joins a volume and when it leaves it.
   uint64_t volume_id = 0;
-  std::atomic<bool> detached{false};
   // Set by the hub once the callback has accepted the initial content. Until then the
-  // watch is in its volume only for its interests: a check skips it, and keeps these.
+  // watch is in its volume only for its interests: a check skips it, and keeps those of
+  // its initial look (found(), which the volume reads but does not take).
   std::atomic<bool> ready{false};
-  std::vector<Interest> interests_while_loading;
+  std::atomic<bool> detached{false};
 
  protected:
   using Invoke = std::function<Verdict()>;
@@ -201,13 +202,14 @@ class Watch {
     found_ = std::make_unique<Found>(Found{std::move(interests), std::move(inodes)});
   }
 
-  std::unique_ptr<Found> found_;
+  // (The flags first, beside the public ones: a watch per key is worth packing.)
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
   // The signature was read within one timestamp tick of its newest stamp: a same-size
   // rewrite in that tick would leave it as it is, so only reading can tell (as git's
   // "racily clean" index entries). The initial look has no clock: it counts as racy.
   bool racy_ = true;
+  std::unique_ptr<Found> found_;
   int64_t look_started_ns_ = 0;  // wall clock, as the filesystems stamp files
 
  private:
@@ -231,13 +233,8 @@ class Watch {
   std::mutex& status_mu() const;
 
   const std::string path_;
-  const bool whole_volume_;
   // Shared: a process watching ten thousand files with the same options keeps one copy.
   const std::shared_ptr<const Options> options_;
-
-  // Set under the hub's lock, from the thread that starts a watch too (a volume that falls
-  // back to polling as a watch joins it), while the hub thread checks its other watches.
-  std::atomic<ActiveMode> mode_{ActiveMode::events};
   // What the `loaded` decision will say; freed by announce_loaded() (under the hub's lock),
   // so a watch does not carry its start for the rest of its life, and made again by a
   // restart. Null: announced, and set_mode() reports.
@@ -261,14 +258,18 @@ class Watch {
   std::unique_ptr<Refusal> refused_;    // the content the callback last refused, if any
   std::error_code failure_;             // the cause last logged, so it is logged once
   int unstable_rounds_ = 0;             // consecutive looks that found the file moving
+  const bool whole_volume_;             // (with mode_, here to fill the int's word)
+  // Set under the hub's lock, from the thread that starts a watch too (a volume that falls
+  // back to polling as a watch joins it), while the hub thread checks its other watches.
+  std::atomic<ActiveMode> mode_{ActiveMode::events};
 
   // Status without the path and volume, which status() adds: a watch keeps its path once.
   struct Standing {
     std::optional<Digest> hash;
+    ActiveMode mode = ActiveMode::events;
     std::optional<WallTime> last_reload;
     uint64_t reloads = 0;
     uint64_t errors = 0;
-    ActiveMode mode = ActiveMode::events;
     std::string last_error;
     std::optional<SteadyTime> stalled_since;
   };

@@ -10,6 +10,7 @@
 #include "hotreload/decision.h"
 #include "hotreload/digest.h"
 #include "hotreload/errors.h"
+#include "kept_walk.h"
 #include "path_walk.h"
 #include "posix/inotify_records.h"
 #include "posix/posix_seams.h"
@@ -23,6 +24,67 @@ using hotreload::test::TempDir;
 using hotreload::test::write_file;
 
 BOOST_AUTO_TEST_SUITE(path_walk_suite)
+
+// KeptWalk against the Signature it keeps: every link's path and target as walked, the
+// file, and same() exactly when links and attributes are equal, whether a link's path is
+// kept relative to the base (in it) or whole (above or below it), and under the root.
+BOOST_AUTO_TEST_CASE(a_kept_walk_gives_back_the_walk_it_keeps) {
+  const FileStat stat{.dev = 1, .ino = 2, .size = 3, .mtime_ns = 4, .ctime_ns = 5,
+                      .type = FileType::regular};
+  struct Case {
+    std::string base;
+    Signature walk;
+    std::string file;
+  };
+  const std::vector<Case> cases{
+      {"/cfg",
+       {{{"/cfg/key", "..data/key"}, {"/cfg/..data", "..2026_11_28"}}, stat},
+       "/cfg/..2026_11_28/key"},
+      {"/cfg",
+       {{{"/cfg/key", "/etc/key"}, {"/etc/key", "../srv/a/key"}, {"/srv/a/b/c", "x"}}, stat},
+       "/srv/x"},
+      {"/", {{{"/key", "k2"}, {"/k2", "/cfg/k3"}}, stat}, "/cfg/k3"},
+      {"/cfg", {{}, stat}, "/cfg/key"},
+      // A path that is base itself, or only begins with base's name, is kept whole.
+      {"/cfg/a", {{{"/cfg/a", "../ab"}, {"/cfg/ab", "a/x"}}, stat}, "/cfg/a/x"},
+      {"/cfg/a", {{{"/cfg/a/b", "/cfg/ab"}}, stat}, "/cfg/ab"},
+  };
+  for (const Case& c : cases) {
+    KeptWalk kept(c.base, c.walk, c.file);
+    std::vector<Link> links;
+    kept.all_links(c.base, [&](std::string_view path, std::string_view target) {
+      links.push_back({std::string(path), std::string(target)});
+      return true;
+    });
+    BOOST_TEST((links == c.walk.links), c.file);
+    BOOST_TEST(kept.file(c.base) == c.file);
+    BOOST_TEST((kept.stat() == stat));
+    BOOST_TEST(kept.has_links() == !c.walk.links.empty());
+    BOOST_TEST(kept.same(c.base, c.walk), c.file);
+    BOOST_TEST((kept == KeptWalk(c.base, c.walk, c.file)));
+    Signature touched = c.walk;
+    touched.file.mtime_ns += 1;
+    BOOST_TEST(!kept.same(c.base, touched));
+    for (std::size_t i = 0; i < c.walk.links.size(); ++i) {
+      Signature moved = c.walk;
+      moved.links[i].target += "x";
+      BOOST_TEST(!kept.same(c.base, moved));
+      Signature elsewhere = c.walk;  // the same name, one directory down
+      elsewhere.links[i].path = parent_of(elsewhere.links[i].path) + "/sub/" +
+                                name_of(elsewhere.links[i].path);
+      BOOST_TEST(!kept.same(c.base, elsewhere));
+    }
+    Signature shorter = c.walk;
+    if (!shorter.links.empty()) shorter.links.pop_back();
+    else shorter.links.push_back({"/cfg/key", "x"});
+    BOOST_TEST(!kept.same(c.base, shorter));
+  }
+  // Stops at the first link f refuses.
+  KeptWalk kept(cases[0].base, cases[0].walk, cases[0].file);
+  int seen = 0;
+  BOOST_TEST(!kept.all_links("/cfg", [&](std::string_view, std::string_view) { return ++seen > 5; }));
+  BOOST_TEST(seen == 1);
+}
 
 BOOST_AUTO_TEST_CASE(kubelet_volume_resolves_through_both_links) {
   TempDir dir;

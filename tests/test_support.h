@@ -172,9 +172,11 @@ struct SeenDecision {
   std::string detail;
   std::optional<Digest> hash;
   ActiveMode mode{};
+  std::optional<Digest> previous;
 
   static SeenDecision of(const Decision& d) {
-    return {d.kind, std::string(d.path), d.error, std::string(d.detail), d.hash, d.mode};
+    return {d.kind, std::string(d.path), d.error, std::string(d.detail), d.hash, d.mode,
+            d.previous};
   }
 };
 

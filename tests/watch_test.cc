@@ -97,6 +97,25 @@ BOOST_AUTO_TEST_CASE(only_changes_are_offered_and_a_refusal_only_once) {
   BOOST_TEST(b.watch.status().errors == 2u);
 }
 
+// What an action needs to say what it replaces: a reload names the content that was in
+// force, which a refusal in between does not change.
+BOOST_AUTO_TEST_CASE(a_reload_names_the_content_it_replaced) {
+  Bench b;
+  b.write("v2");
+  b.check();
+  b.write("bad v3");
+  b.check();
+  b.write("v4");
+  b.check();
+  std::vector<std::pair<std::optional<Digest>, std::optional<Digest>>> reloads, expected{
+      {Digest::of("v2"), Digest::of("v1")}, {Digest::of("v4"), Digest::of("v2")}};
+  for (const auto& d : b.decisions) {
+    if (d.kind == DecisionKind::reloaded) reloads.emplace_back(d.hash, d.previous);
+    else BOOST_TEST(!d.previous.has_value(), to_string(d.kind));
+  }
+  BOOST_TEST((reloads == expected));
+}
+
 BOOST_AUTO_TEST_CASE(a_failure_keeps_the_active_content_and_is_logged_once_per_cause) {
   Bench b;
   b.fs.inject_error(FsCall::open, errno_code(EACCES), "/cfg");
