@@ -123,14 +123,14 @@ std::error_code KeyWatch::look_initial(Filesystem& fs, std::string& message) {
     message = "hotreload: cannot load " + path() + ": " + describe(ec, seen.error_path);
     return ec;
   }
-  initial_ = std::make_unique<std::string>(std::move(seen.content->bytes));
+  initial_content() = std::move(seen.content->bytes);
   seen.walk.signature.file = seen.content->stat;
   kept_.emplace(parent_view(path()), seen.walk.signature, seen.walk.file);
   return {};
 }
 
 std::error_code KeyWatch::accept_initial_look(Clock& clock, std::string& message) {
-  const std::string content = std::move(*std::exchange(initial_, {}));
+  const std::string content = std::exchange(initial_content(), {});
   return accept_initial(Digest::of(content), [&] { return callback_(content); }, clock, message);
 }
 

@@ -27,7 +27,6 @@ class KeyWatch final : public Watch {
   // key, what the keys of a volume share looked at once. A safety poll of a kubelet key
   // whose links the witness vouched for does not look at its file (see the .cc).
   bool unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkWitness& links) override;
-  bool links_moved() const override { return links_moved_; }
 
  private:
   struct Look;
@@ -37,9 +36,6 @@ class KeyWatch final : public Watch {
   const Callback callback_;
   // The walk and the file the content last read came from; reset on failure.
   std::optional<KeptWalk> kept_;
-  std::unique_ptr<std::string> initial_;  // between look_initial and accept_initial_look
-  bool links_moved_ = false;            // by the last check, in the volume's directory
-  bool checked_ = false;                // a check has looked since the initial look
 };
 
 }  // namespace hotreload

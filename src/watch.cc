@@ -57,6 +57,8 @@ Watch::Watch(std::string path, bool whole_volume, std::shared_ptr<const Options>
       options_(std::move(options)),
       whole_volume_(whole_volume) {}
 
+std::string& Watch::initial_content() { return loading().content; }
+
 spdlog::logger& Watch::logger() const {
   return options_->logger ? *options_->logger : *default_logger();
 }

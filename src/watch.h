@@ -96,7 +96,7 @@ class Watch {
   }
   // After a check: a symlink directly in the volume's directory named another target than
   // at the watch's look before (the volume's test of its LinkWitness).
-  virtual bool links_moved() const { return false; }
+  bool links_moved() const { return links_moved_; }
 
   // Whether a change to name in dir (an event routed here) can change what the watch
   // reads: a writer at work on a file it never reads holds nothing back (an editor's swap
@@ -196,6 +196,9 @@ class Watch {
     return true;
   }
 
+  // A file's initial content, held from look_initial() to accept_initial_look().
+  std::string& initial_content();
+
   // What a look found to watch, as seen through its cache.
   void note_interests(LookupCache& fs, std::vector<Interest> interests) {
     DirectoryInodes inodes = directory_inodes(fs, interests);
@@ -209,6 +212,8 @@ class Watch {
   // rewrite in that tick would leave it as it is, so only reading can tell (as git's
   // "racily clean" index entries). The initial look has no clock: it counts as racy.
   bool racy_ = true;
+  bool links_moved_ = false;  // see links_moved(); set by a kind that follows links
+  bool checked_ = false;      // a check has looked since the initial look
   std::unique_ptr<Found> found_;
   int64_t look_started_ns_ = 0;  // wall clock, as the filesystems stamp files
 
@@ -243,6 +248,7 @@ class Watch {
     std::optional<Digest> hash;  // the accepted initial content
     std::unique_ptr<Snapshot> snapshot;
     std::chrono::nanoseconds took{0};  // the load's callback, if slow
+    std::string content;  // a file's initial content, from its look to its acceptance
   };
   std::unique_ptr<Loading> loading_ = std::make_unique<Loading>();
   Loading& loading() {

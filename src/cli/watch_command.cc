@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <iostream>
 #include <set>
@@ -132,41 +133,59 @@ std::string start_error_message(const StartError& e) {
   return what;
 }
 
+// Every watcher started, files then directories, each held in place: a deque never moves
+// its elements (a file's check points into its watcher), and ten thousand files need no
+// allocation and pointer each.
+struct Watchers {
+  std::deque<FileWatcher> files;
+  std::deque<VolumeWatcher> dirs;
+
+  template <class F>
+  void each(F&& f) {
+    for (auto& w : files) f(w);
+    for (auto& w : dirs) f(w);
+  }
+  template <class F>
+  void each(F&& f) const {
+    for (const auto& w : files) f(w);
+    for (const auto& w : dirs) f(w);
+  }
+};
+
 // /healthz's complaint: each watch stalled for `limit` or longer, and an action running for
 // as long, one line each.
-std::string stalled_too_long(const std::vector<std::unique_ptr<Watcher>>& watchers,
-                             const ActionRunner& actions, std::chrono::milliseconds limit) {
+std::string stalled_too_long(const Watchers& watchers, const ActionRunner& actions,
+                             std::chrono::milliseconds limit) {
   std::string lines;
   if (auto busy = actions.busy_longer_than(limit)) lines += "stuck: " + *busy + "\n";
   const SteadyTime now = std::chrono::steady_clock::now();
-  for (const auto& w : watchers) {
-    Status s = w->status();
-    if (!s.stalled_since || now - *s.stalled_since < limit) continue;
+  watchers.each([&](const Watcher& w) {
+    Status s = w.status();
+    if (!s.stalled_since || now - *s.stalled_since < limit) return;
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - *s.stalled_since);
     lines += "stalled: " + escape_name(s.path) + " (a filesystem call has not returned for " +
              std::to_string(seconds.count()) + "s)\n";
-  }
+  });
   return lines;
 }
 
 // 1 while a path's newest content on disk was accepted and its actions have not failed; 0
 // after a rejection, a read error, a vanishing, a failed exec or signal, or a webhook not
 // accepted (kube-prometheus's alert on config reloaders reads this).
-MetricFamily last_reload_successful(const std::vector<std::unique_ptr<Watcher>>& watchers,
-                                    const FailingPaths& failing,
+MetricFamily last_reload_successful(const Watchers& watchers, const FailingPaths& failing,
                                     const ActionRunner& actions) {
   MetricFamily f{"last_reload_successful",
                  "1 if the newest content on disk was accepted and its actions succeeded (or "
                  "are on their way without a failure), else 0.",
                  "gauge",
                  {}};
-  for (const auto& w : watchers) {
-    Status s = w->status();
+  watchers.each([&](const Watcher& w) {
+    Status s = w.status();
     std::vector<std::pair<std::string, std::string>> labels{{"path", s.path}};
     if (!s.volume.empty()) labels.emplace_back("volume", s.volume);
     bool ok = !failing.contains(s.path) && actions.actions_ok(s.path);
     f.samples.push_back({labels, ok ? 1.0 : 0.0});
-  }
+  });
   return f;
 }
 
@@ -190,13 +209,14 @@ int watch_command(WatchConfig config) {
   Validator validator(config.validator, [&log](std::string_view why) { log.warning(why); });
   FailingPaths failing;
   auto quiet = discarding_logger();
-  std::vector<std::unique_ptr<Watcher>> watchers;
+  Watchers watchers;
   std::atomic<bool> loaded{false};
   const bool deliver_first = config.actions.webhook && config.actions.webhook->ready_url;
   MetricsServer server(
       [&] {
         MetricsSnapshot snapshot;
-        for (const auto& w : watchers) snapshot.watches.push_back(recorder.collect(w->status()));
+        watchers.each(
+            [&](const Watcher& w) { snapshot.watches.push_back(recorder.collect(w.status())); });
         snapshot.extra = actions.metric_families();
         snapshot.extra.push_back(last_reload_successful(watchers, failing, actions));
         return render_prometheus(snapshot, config.metrics_prefix);
@@ -226,14 +246,15 @@ int watch_command(WatchConfig config) {
   options->logger = quiet;
   options->on_decision = decision_handler(log, recorder, actions, failing, deliver_first);
   // Files, then directories, all on the one hub; the first that cannot be loaded ends it.
-  auto start = [&](std::unique_ptr<Watcher> watcher) -> std::optional<int> {
+  // Starts the watcher last added to list; one that cannot be loaded is dropped.
+  auto start_last = [&](auto& list) -> std::optional<int> {
     try {
-      watcher->start();
+      list.back().start();
     } catch (const StartError& e) {
+      list.pop_back();
       log.fatal(start_error_message(e));
       return kExitLoadFailed;
     }
-    watchers.push_back(std::move(watcher));
     return std::nullopt;
   };
   // What a file's check reads besides its content. Each check holds a pointer to this and
@@ -265,10 +286,10 @@ int watch_command(WatchConfig config) {
             return Verdict::reject("--render-to: " + *why);
         return verdict;
       };
-      auto watcher = std::make_unique<FileWatcher>(std::exchange(config.paths[i], {}), check,
-                                                   options, hub);
-      file_path_of[i] = &watcher->path();
-      if (auto failed = start(std::move(watcher))) return *failed;
+      const FileWatcher& watcher =
+          watchers.files.emplace_back(std::exchange(config.paths[i], {}), check, options, hub);
+      file_path_of[i] = &watcher.path();
+      if (auto failed = start_last(watchers.files)) return *failed;
     }
     for (const std::string& given : config.dirs) {
       auto check = [&validator, &config, lookup](const Snapshot& snapshot) {
@@ -286,9 +307,8 @@ int watch_command(WatchConfig config) {
             return Verdict::reject("--render-to: " + *why);
         return verdict;
       };
-      if (auto failed = start(std::make_unique<VolumeWatcher>(absolute_normal(given), check,
-                                                              options, config.keys, hub)))
-        return *failed;
+      watchers.dirs.emplace_back(absolute_normal(given), check, options, config.keys, hub);
+      if (auto failed = start_last(watchers.dirs)) return *failed;
     }
   } catch (const std::invalid_argument& e) {
     return usage_error(e.what());
@@ -307,14 +327,14 @@ int watch_command(WatchConfig config) {
         log.notice("stopping on " + signal_name(signo) + " (handled as SIGTERM)");
       break;
     }
-    for (const auto& w : watchers) log.recheck(w->status(), signal_name(signo));
+    watchers.each([&](const Watcher& w) { log.recheck(w.status(), signal_name(signo)); });
     hub->check_all();
   }
   stopping = true;
   server.stop();
-  for (auto& w : watchers) w->stop();
+  watchers.each([](Watcher& w) { w.stop(); });
   actions.stop();
-  for (auto& w : watchers) log.stopped(w->status());
+  watchers.each([&](const Watcher& w) { log.stopped(w.status()); });
   hub->stop_thread();
   if (hub->checks_out() > 0) {
     // A look is stuck in a mount that does not answer. It cannot be joined, and exit()'s
