@@ -63,7 +63,18 @@ struct Hub::State {
   };
   static constexpr SteadyTime kUnscheduled = SteadyTime::min();
   std::unordered_map<uint64_t, Listed> volumes;
-  std::map<VolumeKey, uint64_t> volume_ids;
+  // The same volumes by what makes watches share one: directory and policy, read from the
+  // volume itself (a map keyed by copies kept each volume's path once more).
+  struct ByPlace {
+    using is_transparent = void;
+    static auto place(const Volume* v) { return std::tie(v->dir(), v->policy()); }
+    static auto place(const VolumeKey& k) { return std::tie(k.first, k.second); }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return place(a) < place(b);
+    }
+  };
+  std::set<const Volume*, ByPlace> by_place;
   uint64_t next_id = 1;
   // Every volume's timer, earliest first. A timer that moves leaves its old place behind,
   // to be skipped when it surfaces (the time is no longer its volume's due): a heap in one
@@ -158,7 +169,7 @@ struct Hub::State {
     writers.erase(id);
     held.erase(id);
     in_flight.erase(id);  // a stuck check finishes into nothing
-    volume_ids.erase({v->second.volume->dir(), v->second.volume->policy()});
+    by_place.erase(v->second.volume.get());
     volumes.erase(v);
   }
 
@@ -533,10 +544,8 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
   std::optional<std::pair<ActiveMode, std::string>> joining;
   {
     std::lock_guard lock(s.mu);
-    if (auto id = s.volume_ids.find(key); id != s.volume_ids.end()) {
-      const Volume& v = *s.volumes.at(id->second).volume;
-      joining.emplace(v.mode(), v.mode_reason());
-    }
+    if (auto v = s.by_place.find(key); v != s.by_place.end())
+      joining.emplace((*v)->mode(), (*v)->mode_reason());
   }
   Volume::ModeChoice choice;
   if (joining) choice = {joining->first, joining->second};
@@ -552,16 +561,17 @@ void Hub::attach(const std::shared_ptr<Watch>& watch) {
   {
     std::lock_guard lock(s.mu);
     SteadyTime now = s.seams.clock->now();
-    auto [id, created] = s.volume_ids.try_emplace(key, s.next_id);
-    if (created) {
+    auto place = s.by_place.find(key);
+    if (place == s.by_place.end()) {
       auto v = std::make_shared<Volume>(s.next_id++, watch->volume(), policy, choice);
       SteadyTime first = v->first_due(now);
+      place = s.by_place.insert(v.get()).first;
       uint64_t new_id = v->id();
       auto& listed =
           s.volumes.emplace(new_id, State::Listed{std::move(v), State::kUnscheduled}).first->second;
       s.schedule(listed, first);
     }
-    State::Listed& listed = s.volumes.at(id->second);
+    State::Listed& listed = s.volumes.at((*place)->id());
     Volume& v = *listed.volume;
     watch->volume_id = v.id();
     next = v.join(watch, *s.table, now, *s.logger);

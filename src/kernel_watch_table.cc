@@ -64,6 +64,8 @@ constexpr uint32_t kSelfGone = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT;
 
 void KernelWatchTable::add(Owner owner, const Interest& interest) {
   auto& names = dirs_[interest.dir].names;
+  // Grown by a quarter, not doubled: most directories stop at a volume's few names.
+  if (names.size() == names.capacity()) names.reserve(names.size() * 5 / 4 + 1);
   std::pair entry{interest.name, owner};
   names.insert(std::upper_bound(names.begin(), names.end(), entry), std::move(entry));
 }

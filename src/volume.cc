@@ -81,6 +81,8 @@ Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
 }
 
 void Volume::add(std::shared_ptr<Watch> watch) {
+  // Grown by a quarter, not doubled: most volumes stop at a few keys, and stay.
+  if (watches_.size() == watches_.capacity()) watches_.reserve(watches_.size() * 5 / 4 + 1);
   // A watch that joins a volume already in another mode (it fell back to polling) says so.
   if (watch->mode() != mode_) watch->set_mode(mode_, mode_reason_, false);
   watches_.push_back(std::move(watch));
@@ -167,13 +169,13 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
   LookupCache cache(fs);
   wants_retry_ = false;
   unannounced_change_ = false;
-  inodes_.clear();
-  interests_.clear();
+  found_.reset();
   at_rest_ = unchanged(cache, trigger, watches);
   if (at_rest_) return;  // what is armed stands
   // Before any link is read: what the next poll's witness compares with.
   std::optional<FileStat> attributes = LinkWitness::record(cache, dir_, wall_ns(clock));
-  std::vector<Interest> wanted;
+  auto found = std::make_unique<Watch::Found>();
+  std::vector<Interest>& wanted = found->interests;
   add_anchor(dir_, wanted);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
@@ -184,10 +186,10 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
       continue;
     }
     w->check(cache, clock, trigger, noticed_at);
-    Watch::Found found = w->take_found();
-    for (Interest& i : found.interests)
+    Watch::Found its = w->take_found();
+    for (Interest& i : its.interests)
       if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(std::move(i));
-    inodes_.merge(found.inodes);
+    found->inodes.merge(its.inodes);
     wants_retry_ = wants_retry_ || w->wants_retry();
     unannounced_change_ = unannounced_change_ || w->found_unannounced_change();
     // A link re-pointed while the directory kept the attributes that were to vouch for it.
@@ -195,7 +197,7 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
       dir_stamps_frozen_ = frozen_unreported_ = true;
   }
   dir_attributes_ = attributes;
-  interests_ = std::move(wanted);
+  found_ = std::move(found);
 }
 
 void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet) {
@@ -249,11 +251,10 @@ Volume::Next Volume::settle(KernelWatchTable& table, SteadyTime now, SteadyTime 
     next.due = now + policy_.poll_interval;
   } else if (mode_ == ActiveMode::events && !at_rest_) {
     // A directory that went between the look and the arm: look again shortly.
-    if (arm(table, std::exchange(interests_, {}), inodes_, hub_log, now, next))
+    if (found_ && arm(table, std::move(found_->interests), found_->inodes, hub_log, now, next))
       wants_retry_ = true;
   }
-  interests_ = {};  // armed, or not wanted while polling
-  inodes_.clear();
+  found_.reset();  // armed, or not wanted while polling
   if (wants_retry_) {
     retry_due_ = true;
     SteadyTime retry_at = now + retry_delay();

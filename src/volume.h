@@ -130,8 +130,8 @@ class Volume {
   bool retry_due_ = false;  // the next timer is a retry, not a poll
 
   // What the last check found (hub thread).
-  std::vector<Interest> interests_;
-  DirectoryInodes inodes_;  // of interests_' directories, as the check saw them
+  // Its interests and the inodes of their directories, from check() to settle() only.
+  std::unique_ptr<Watch::Found> found_;
   bool wants_retry_ = false;
   bool unannounced_change_ = false;
   bool at_rest_ = false;  // every watch's shortcut said nothing moved: nothing to arm

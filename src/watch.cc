@@ -236,8 +236,9 @@ void Watch::set_mode(ActiveMode mode, std::string_view why, bool quiet) {
 void Watch::set_stalled(std::optional<SteadyTime> since, std::string_view detail) {
   {
     std::lock_guard lock(status_mu());
-    if (status_.stalled_since.has_value() == since.has_value()) return;
-    status_.stalled_since = since;
+    bool stalled = status_.stalled_since != SteadyTime::min();
+    if (stalled == since.has_value()) return;
+    status_.stalled_since = since.value_or(SteadyTime::min());
   }
   report({.kind = since ? DecisionKind::stalled : DecisionKind::resumed, .detail = detail},
          false, true);
@@ -253,12 +254,12 @@ Status Watch::status() const {
   {
     std::lock_guard lock(status_mu());
     copy.hash = status_.hash;
-    copy.last_reload = status_.last_reload;
+    if (status_.last_reload != WallTime::min()) copy.last_reload = status_.last_reload;
     copy.reloads = status_.reloads;
     copy.errors = status_.errors;
     copy.mode = status_.mode;
     copy.last_error = status_.last_error;
-    copy.stalled_since = status_.stalled_since;
+    if (status_.stalled_since != SteadyTime::min()) copy.stalled_since = status_.stalled_since;
   }
   copy.path = path_;
   copy.volume = volume();

@@ -273,11 +273,12 @@ class Watch {
   struct Standing {
     std::optional<Digest> hash;
     ActiveMode mode = ActiveMode::events;
-    std::optional<WallTime> last_reload;
+    // Status's optionals, with min() for none: a watch per key is worth 16 bytes less.
+    WallTime last_reload = WallTime::min();
     uint64_t reloads = 0;
     uint64_t errors = 0;
     std::string last_error;
-    std::optional<SteadyTime> stalled_since;
+    SteadyTime stalled_since = SteadyTime::min();
   };
   Standing status_;  // written on the hub thread under status_mu()
 
