@@ -28,10 +28,6 @@ Result<std::string> LookupCache::readlink(const std::string& path) {
   return answer(links_, path, [this](const std::string& p) { return fs_.readlink(p); });
 }
 
-Result<FileStat> LookupCache::lstat(std::string_view path) {
-  return answer(stats_, path, [this](const std::string& p) { return fs_.lstat(p); });
-}
-
 Result<FileStat> LookupCache::lstat(std::string&& path) {
   return answer(stats_, std::move(path), [this](const std::string& p) { return fs_.lstat(p); });
 }

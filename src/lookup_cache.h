@@ -23,12 +23,10 @@ class LookupCache final : public Filesystem {
 
   Result<FileStat> lstat(const std::string& path) override;
   Result<std::string> readlink(const std::string& path) override;
-  // The same, for a path kept inside a larger text (a KeptWalk's): the cache's own copy is
-  // the only one made.
-  Result<FileStat> lstat(std::string_view path);
-  Result<std::string> readlink(std::string_view path);
-  // The same, for a path made for the call: it becomes the cache's own copy.
+  // The same, for a path made whole for the call (a KeptWalk's): it becomes the cache's
+  // own copy, or is found in it without one.
   Result<FileStat> lstat(std::string&& path);
+  Result<std::string> readlink(std::string_view path);
   Result<std::unique_ptr<OpenFile>> open(const std::string& path) override {
     return fs_.open(path);
   }

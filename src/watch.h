@@ -112,7 +112,6 @@ class Watch {
   };
   Found take_found() { return found_ ? std::move(*std::exchange(found_, {})) : Found{}; }
   const Found* found() const { return found_.get(); }  // null once taken
-  std::vector<Interest> take_interests() { return take_found().interests; }
   bool wants_retry() const { return wants_retry_; }
   bool found_unannounced_change() const { return unannounced_change_; }
 

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(a_kubelet_volume_is_every_file_of_the_directory_data_names)
   BOOST_TEST(b.offered[0].hash == snapshot_hash(b.offered[0].keys));
   BOOST_TEST(w->status().hash == b.offered[0].hash);
   // Only ..data (and the directory it names) matter: no interest in a ..<ts> directory.
-  for (const Interest& i : w->take_interests()) BOOST_TEST(i.dir == "/cfg");
+  for (const Interest& i : w->take_found().interests) BOOST_TEST(i.dir == "/cfg");
 }
 
 BOOST_AUTO_TEST_CASE(added_changed_and_removed_are_against_the_active_snapshot) {
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(a_plain_directory_is_its_visible_regular_files) {
   // A plain directory is watched as a whole (any name may be a new key), its
   // subdirectories too when recursive.
   bool whole = false, sub = false;
-  for (const Interest& i : nested->take_interests()) {
+  for (const Interest& i : nested->take_found().interests) {
     whole = whole || (i.dir == "/cfg" && i.name.empty());
     sub = sub || (i.dir == "/cfg/sub" && i.name.empty());
   }

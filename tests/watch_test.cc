@@ -268,11 +268,11 @@ BOOST_AUTO_TEST_CASE(a_stale_handle_is_read_again_and_a_stale_server_is_reported
 BOOST_AUTO_TEST_CASE(interests_are_handed_over_once) {
   Bench b;
   b.check(Trigger::event);
-  std::vector<Interest> first = b.watch.take_interests();
+  std::vector<Interest> first = b.watch.take_found().interests;
   BOOST_TEST(first.size() == 1u);  // (/cfg, app.yaml): the directory itself is the volume's
   BOOST_TEST(first[0].dir == "/cfg");
   BOOST_TEST(first[0].name == "app.yaml");
-  BOOST_TEST(b.watch.take_interests().empty());
+  BOOST_TEST(b.watch.take_found().interests.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
