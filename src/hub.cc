@@ -73,9 +73,12 @@ struct Hub::State {
     bool operator()(const A& a, const B& b) const {
       return place(a) < place(b);
     }
+    // By directory alone: where the volumes at or below a path begin.
+    bool operator()(const Volume* v, std::string_view dir) const { return v->dir() < dir; }
+    bool operator()(std::string_view dir, const Volume* v) const { return dir < v->dir(); }
   };
   std::set<const Volume*, ByPlace> by_place;
-  uint64_t next_id = 1;
+  uint64_t next_id = 1;  // 0 is KernelWatchTable::kAnchors
   // Every volume's timer, earliest first. A timer that moves leaves its old place behind,
   // to be skipped when it surfaces (the time is no longer its volume's due): a heap in one
   // vector, no erase, where a tree cost a node and a rebalance per check.
@@ -164,13 +167,31 @@ struct Hub::State {
   void forget_volume(uint64_t id) {
     auto v = volumes.find(id);
     if (v == volumes.end()) return;
-    table->drop(id);  // its timer is left behind, stale
+    v->second.volume->leave(*table);  // its timer is left behind, stale
     pending.erase(id);
     writers.erase(id);
     held.erase(id);
     in_flight.erase(id);  // a stuck check finishes into nothing
     by_place.erase(v->second.volume.get());
     volumes.erase(v);
+  }
+
+  // Calls f(id) for each volume at or below path: what a rename of path moves.
+  template <class F>
+  void each_volume_under(std::string_view path, F&& f) const {
+    for (auto v = by_place.lower_bound(path); v != by_place.end() && (*v)->dir().starts_with(path); ++v)
+      if ((*v)->dir() == path || path_below(path, (*v)->dir())) f((*v)->id());
+  }
+
+  // The volumes an event concerns, as (id, watched directory): the table's owners, with
+  // an event above volumes (KernelWatchTable::kAnchors) standing for each volume it moves.
+  template <class F>
+  void route(const Event& ev, F&& concerned) {
+    table->route(ev, [&](uint64_t owner, const std::string& dir) {
+      if (owner != KernelWatchTable::kAnchors) return concerned(owner, dir);
+      std::string moved = ev.name.empty() ? dir : join_path(dir, ev.name);
+      each_volume_under(moved, [&](uint64_t id) { concerned(id, dir); });
+    });
   }
 
   bool is_regular_file_creation(const Event& ev, const std::string& dir) {
@@ -183,7 +204,7 @@ struct Hub::State {
   // volumes it concerns that a writer is at work.
   void note_write(const Event& ev, SteadyTime now) {
     table->route(ev, [&](uint64_t id, const std::string& dir) {
-      auto v = volumes.find(id);
+      auto v = volumes.find(id);  // none for kAnchors: a write is no rename
       if (v == volumes.end()) return;
       const auto& watches = v->second.volume->watches();
       if (std::none_of(watches.begin(), watches.end(),
@@ -235,7 +256,7 @@ struct Hub::State {
       constexpr uint32_t kNewContent = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE;
       Trigger trigger = (ev.mask & kNewContent) ? Trigger::rehash : Trigger::event;
       std::optional<bool> creating;  // a new regular file, still being written
-      table->route(ev, [&](uint64_t id, const std::string& dir) {
+      route(ev, [&](uint64_t id, const std::string& dir) {
         if (!ev.name.empty() && (ev.mask & kWriterGone)) forget_writer(id, join_path(dir, ev.name));
         if (ev.name.empty() && (ev.mask & kDirectoryGone)) forget_writers_in(id, dir);
         if (!ev.name.empty() && (ev.mask & IN_CREATE)) {
@@ -253,11 +274,7 @@ struct Hub::State {
   void forget_writers_in(uint64_t id, const std::string& dir) {
     auto w = writers.find(id);
     if (w == writers.end()) return;
-    std::erase_if(w->second, [&](const auto& writer) {
-      const std::string& path = writer.first;
-      return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/' &&
-             path.find('/', dir.size() + 1) == std::string::npos;
-    });
+    std::erase_if(w->second, [&](const auto& writer) { return directly_in(dir, writer.first); });
     if (w->second.empty()) writers.erase(w);
   }
 

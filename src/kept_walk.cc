@@ -10,9 +10,7 @@ namespace {
 
 // path as kept: relative to base if it is under base, else whole.
 std::string_view kept_form(std::string_view base, std::string_view path) {
-  std::string_view dir = base == "/" ? "" : base;
-  bool under = path.size() > dir.size() + 1 && path.starts_with(dir) && path[dir.size()] == '/';
-  return under ? path.substr(dir.size() + 1) : path;
+  return path_below(base, path).value_or(path);
 }
 
 }  // namespace
@@ -45,9 +43,7 @@ std::string_view KeptWalk::next(std::size_t& at) const {
 std::string_view KeptWalk::made_whole(std::string_view base, std::string_view kept,
                                       std::string& whole) {
   if (kept.starts_with('/')) return kept;
-  whole.assign(base);
-  if (!base.ends_with('/')) whole += '/';
-  return whole.append(kept);
+  return join_path_into(base, kept, whole);
 }
 
 std::string KeptWalk::file(std::string_view base) const {

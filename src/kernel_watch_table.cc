@@ -1,7 +1,6 @@
 #include "kernel_watch_table.h"
 
 #include <algorithm>
-#include <iterator>
 #include <string_view>
 
 namespace hotreload {
@@ -62,74 +61,125 @@ constexpr uint32_t kSelfGone = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT;
 
 }  // namespace
 
-void KernelWatchTable::add(Owner owner, const Interest& interest) {
-  auto& names = dirs_[interest.dir].names;
-  // Grown by a quarter, not doubled: most directories stop at a volume's few names.
-  if (names.size() == names.capacity()) names.reserve(names.size() * 5 / 4 + 1);
-  std::pair entry{interest.name, owner};
-  names.insert(std::upper_bound(names.begin(), names.end(), entry), std::move(entry));
+void KernelWatchTable::join(Owner owner, const std::string& dir) {
+  auto& owners = dirs_[dir].owners;
+  auto at = std::lower_bound(owners.begin(), owners.end(), owner);
+  if (at == owners.end() || *at != owner) owners.insert(at, owner);
 }
 
-void KernelWatchTable::remove(Owner owner, const Interest& interest) {
-  auto d = dirs_.find(interest.dir);
+void KernelWatchTable::leave(Owner owner, const std::string& dir) {
+  auto d = dirs_.find(dir);
   if (d == dirs_.end()) return;
-  auto& names = d->second.names;
-  auto entry = std::find(names.begin(), names.end(), std::pair{interest.name, owner});
-  if (entry != names.end()) names.erase(entry);
-  if (names.empty()) {
-    unbind(d->first, d->second);
-    dirs_.erase(d);
-  }
+  std::erase(d->second.owners, owner);
+  if (!d->second.owners.empty()) return;
+  unbind(d);
+  dirs_.erase(d);
 }
 
-void KernelWatchTable::bind(const std::string& dir, Directory& d, int wd) {
-  d.wd = wd;
-  d.stale = false;
-  auto& paths = by_wd_[wd];
-  if (std::find(paths.begin(), paths.end(), dir) == paths.end()) paths.push_back(dir);
-}
-
-// Forgets dir's descriptor; the kernel watch goes when no other path uses it.
-void KernelWatchTable::unbind(const std::string& dir, Directory& d) {
-  if (d.wd < 0) return;
-  auto it = by_wd_.find(d.wd);
-  if (it != by_wd_.end()) {
-    std::erase(it->second, dir);
-    if (it->second.empty()) {
-      events_.remove_watch(d.wd);
-      by_wd_.erase(it);
+// Whether owner's interests in dir take in an event about name: a scan of its packed
+// interests, a few names long. The anchors take every name.
+bool KernelWatchTable::wants(Owner owner, std::string_view dir, std::string_view name) const {
+  if (owner == kAnchors) return true;
+  auto it = interests_.find(owner);
+  if (it == interests_.end()) return false;
+  std::string_view packed = it->second;
+  bool in_dir = false;
+  for (std::size_t at = 0; at < packed.size();) {
+    char flag = packed[at];
+    std::size_t end = packed.find('\0', at);
+    std::string_view text = packed.substr(at + 1, end - at - 1);
+    at = end + 1;
+    if (flag == 'D') {
+      if (in_dir) return false;  // each directory is written once
+      in_dir = text == dir;
+    } else if (in_dir && (text.empty() || text == name)) {
+      return true;
     }
   }
-  d.wd = -1;
-  d.stale = false;
-  d.identity = {};
+  return false;
 }
 
-std::error_code KernelWatchTable::ensure_armed(const std::string& dir, Directory& d,
+void KernelWatchTable::bind(Directories::iterator d, int wd) {
+  d->second.wd = wd;
+  d->second.stale = false;
+  auto [first, last] = by_wd_.equal_range(wd);
+  if (first == last) ++kernel_watches_;
+  if (std::none_of(first, last, [&](const auto& e) { return e.second == d; })) by_wd_.emplace(wd, d);
+}
+
+// Forgets d's descriptor; the kernel watch goes when no other path uses it.
+void KernelWatchTable::unbind(Directories::iterator d) {
+  Directory& dir = d->second;
+  if (dir.wd < 0) return;
+  auto [first, last] = by_wd_.equal_range(dir.wd);
+  auto entry = std::find_if(first, last, [&](const auto& e) { return e.second == d; });
+  if (entry != last) {
+    bool alone = std::next(first) == last;
+    by_wd_.erase(entry);
+    if (alone) {
+      events_.remove_watch(dir.wd);
+      --kernel_watches_;
+    }
+  }
+  dir.wd = -1;
+  dir.stale = false;
+  dir.identity = {};
+}
+
+std::error_code KernelWatchTable::ensure_armed(Directories::iterator d,
                                                const DirectoryInodes& seen, bool& armed_now) {
-  auto found = seen.find(dir);
+  Directory& dir = d->second;
+  auto found = seen.find(d->first);
   Inode now = found == seen.end() ? Inode{} : found->second;
   // Moved under the same name with nothing watching above it to say so.
-  bool moved = now.dev != 0 && d.identity.dev != 0 && now != d.identity;
-  if (d.wd >= 0 && !d.stale && !moved) {
-    if (d.identity.dev == 0) d.identity = now;
+  bool moved = now.dev != 0 && dir.identity.dev != 0 && now != dir.identity;
+  if (dir.wd >= 0 && !dir.stale && !moved) {
+    if (dir.identity.dev == 0) dir.identity = now;
     return {};
   }
-  auto wd = events_.add_watch(dir);
+  auto wd = events_.add_watch(d->first);
   if (!wd) {
-    unbind(dir, d);
+    unbind(d);
     return wd.error();
   }
-  d.identity = now;
-  if (*wd == d.wd) {  // the same inode as before: nothing was missed
-    d.stale = false;
+  dir.identity = now;
+  if (*wd == dir.wd) {  // the same inode as before: nothing was missed
+    dir.stale = false;
     return {};
   }
-  unbind(dir, d);
-  bind(dir, d, *wd);
-  d.identity = now;
+  unbind(d);
+  bind(d, *wd);
+  dir.identity = now;
   armed_now = true;
   return {};
+}
+
+void KernelWatchTable::anchor(const std::string& dir) {
+  for (std::string path = dir; path != "/";) {
+    path = parent_of(path);
+    if (++anchors_[path] == 1) join(kAnchors, path);
+  }
+  arm_anchors();
+}
+
+void KernelWatchTable::unanchor(const std::string& dir) {
+  for (std::string path = dir; path != "/";) {
+    path = parent_of(path);
+    auto a = anchors_.find(path);
+    if (a == anchors_.end() || --a->second != 0) continue;
+    anchors_.erase(a);
+    leave(kAnchors, path);
+  }
+}
+
+// A handful of directories, however many volumes: looked over at every arm.
+void KernelWatchTable::arm_anchors() {
+  bool armed_now = false;  // a rename above missed meanwhile: the volumes' own checks see it
+  for (const auto& [path, count] : anchors_) {
+    auto d = dirs_.find(path);
+    if (d->second.refused) continue;
+    if (std::error_code ec = ensure_armed(d, {}, armed_now)) d->second.refused = !vanished(ec);
+  }
 }
 
 KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest> wanted,
@@ -138,29 +188,27 @@ KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest>
   std::string& kept = interests_[owner];
   std::vector<Interest> registered = unpacked(kept);
   if (registered != wanted) {
-    std::vector<Interest> added, removed;
-    std::set_difference(wanted.begin(), wanted.end(), registered.begin(), registered.end(),
-                        std::back_inserter(added));
-    std::set_difference(registered.begin(), registered.end(), wanted.begin(), wanted.end(),
-                        std::back_inserter(removed));
-    // Add first, then remove: a directory in both keeps its kernel watch.
-    for (const Interest& i : added) add(owner, i);
-    for (const Interest& i : removed) remove(owner, i);
+    auto by_dir = [](const Interest& a, const Interest& b) { return a.dir < b.dir; };
+    // Joins first, then leaves: a directory in both keeps its kernel watch.
+    for (const Interest& i : wanted) join(owner, i.dir);
+    for (const Interest& i : registered)
+      if (!std::binary_search(wanted.begin(), wanted.end(), i, by_dir)) leave(owner, i.dir);
     kept = packed(wanted);
     registered = std::move(wanted);
   }
+  arm_anchors();
   Armed result;
   for (auto i = registered.begin(); i != registered.end();) {
     const std::string& dir = i->dir;
     auto end = std::find_if(i, registered.end(), [&](const Interest& r) { return r.dir != dir; });
     bool optional = std::all_of(i, end, [](const Interest& r) { return r.optional; });
     i = end;
-    Directory& d = dirs_.find(dir)->second;
-    if (optional && d.refused) continue;
-    std::error_code ec = ensure_armed(dir, d, seen, result.armed_now);
+    auto d = dirs_.find(dir);
+    if (optional && d->second.refused) continue;
+    std::error_code ec = ensure_armed(d, seen, result.armed_now);
     if (!ec) continue;
     if (optional) {
-      d.refused = !vanished(ec);
+      d->second.refused = !vanished(ec);
     } else if (vanished(ec)) {
       if (!result.gone) result.gone = ec;
     } else if (!result.refused) {
@@ -178,7 +226,7 @@ std::vector<Interest> KernelWatchTable::interests_of(Owner owner) const {
 void KernelWatchTable::drop(Owner owner) {
   auto it = interests_.find(owner);
   if (it == interests_.end()) return;
-  for (const Interest& i : unpacked(it->second)) remove(owner, i);
+  for (const Interest& i : unpacked(it->second)) leave(owner, i.dir);
   interests_.erase(it);
 }
 
@@ -195,17 +243,19 @@ void KernelWatchTable::mark_stale_below(const std::string& path) {
 
 void KernelWatchTable::route(const Event& event,
                              const std::function<void(Owner, const std::string&)>& concerned) {
-  auto it = by_wd_.find(event.wd);
-  if (it == by_wd_.end()) return;
-  // A copy: the re-arming rules below may unbind the descriptor.
-  const std::vector<std::string> paths = it->second;
+  auto [first, last] = by_wd_.equal_range(event.wd);
+  if (first == last) return;
+  // A copy: the re-arming rules below may unbind the descriptor (nothing here erases a
+  // directory, so its entry outlives the loop).
+  std::vector<Directories::iterator> dirs;
+  for (auto e = first; e != last; ++e) dirs.push_back(e->second);
   bool itself = event.name.empty() || (event.mask & (kSelfGone | IN_IGNORED));
-  for (const std::string& path : paths) {
-    auto d = dirs_.find(path);
-    if (d == dirs_.end() || d->second.wd != event.wd) continue;
+  for (Directories::iterator d : dirs) {
+    const std::string& path = d->first;
     Directory& dir = d->second;
+    if (dir.wd != event.wd) continue;
     if (itself) {
-      for (const auto& [name, owner] : dir.names) concerned(owner, path);
+      for (Owner owner : dir.owners) concerned(owner, path);
       if (event.mask & IN_IGNORED) {
         dir.wd = -1;  // the kernel dropped it: nothing to remove
         dir.stale = false;
@@ -215,15 +265,10 @@ void KernelWatchTable::route(const Event& event,
       continue;
     }
     if (event.mask & kEntryMoved) mark_stale_below(join_path(path, event.name));
-    auto any = std::equal_range(dir.names.begin(), dir.names.end(), std::pair{std::string(), Owner{0}},
-                                [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto n = any.first; n != any.second; ++n) concerned(n->second, path);
-    auto named = std::equal_range(dir.names.begin(), dir.names.end(),
-                                  std::pair{event.name, Owner{0}},
-                                  [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto n = named.first; n != named.second; ++n) concerned(n->second, path);
+    for (Owner owner : dir.owners)
+      if (wants(owner, path, event.name)) concerned(owner, path);
   }
-  if (event.mask & IN_IGNORED) by_wd_.erase(event.wd);
+  if ((event.mask & IN_IGNORED) && by_wd_.erase(event.wd) != 0) --kernel_watches_;
 }
 
 void KernelWatchTable::forget_all() {

@@ -12,7 +12,13 @@
 //   have swallowed any of those), and a directory whose identity, as a check saw it,
 //   differs from the one seen when it was armed (a rename above it that no kernel watch
 //   could report: the directories above were not watchable).
-// - It keeps paths and owner ids, never pointers into containers.
+// - A rename of any directory above an anchored volume (`mv app app.old && mv app.new
+//   app`, even above a mount point: a mount moves with its parent) is routed to kAnchors.
+//   Each directory above is watched once for every volume below it, counted: 10,000
+//   volumes in one parent cost one entry there, not 10,000.
+// - Each directory's path is kept once (its descriptor's list refers to its entry), and
+//   each owner's interests once, packed; the table holds no pointer into anyone else's
+//   containers.
 // Not thread-safe: the hub calls it under its lock.
 #pragma once
 
@@ -21,7 +27,9 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include "hotreload/event_source.h"
@@ -32,6 +40,9 @@ namespace hotreload {
 class KernelWatchTable {
  public:
   using Owner = uint64_t;
+  // The owner reported for an event in a directory above an anchored volume: the volumes
+  // at or below the directory (or the name the event is about, if it names one) moved.
+  static constexpr Owner kAnchors = 0;
 
   explicit KernelWatchTable(EventSource& events) : events_(events) {}
   KernelWatchTable(const KernelWatchTable&) = delete;
@@ -53,6 +64,12 @@ class KernelWatchTable {
   Armed arm(Owner owner, std::vector<Interest> wanted, const DirectoryInodes& seen = {});
   // Removes every interest of owner (and the kernel watches nobody else needs).
   void drop(Owner owner);
+  // Watches every directory above dir, for every name in it, as long as any volume at or
+  // below it is anchored. Never gone or refused: a directory the kernel will not watch
+  // costs only that (the safety poll still looks). Directories asked for again (stale,
+  // dropped by the kernel) are armed again at the next arm() of any owner.
+  void anchor(const std::string& dir);
+  void unanchor(const std::string& dir);
   // The interests owner holds now.
   std::vector<Interest> interests_of(Owner owner) const;
 
@@ -62,7 +79,7 @@ class KernelWatchTable {
   // After an overflow: every directory is asked for again at its next arm().
   void forget_all();
 
-  std::size_t kernel_watch_count() const { return by_wd_.size(); }
+  std::size_t kernel_watch_count() const { return kernel_watches_; }
   std::size_t directory_count() const { return dirs_.size(); }
   bool watched(const std::string& dir) const;
   // True once per distinct error: the first refusal of each cause is worth a log line.
@@ -75,23 +92,31 @@ class KernelWatchTable {
     bool refused = false;  // an optional directory the kernel would not watch
     // The inode a check saw at the path when the watch was armed.
     Inode identity;
-    // (name, owner), sorted; "" = every name in the directory.
-    std::vector<std::pair<std::string, Owner>> names;
+    // Who has an interest here, sorted: which names each wants, its packed interests say.
+    std::vector<Owner> owners;
   };
+  using Directories = std::map<std::string, Directory, std::less<>>;
 
-  void add(Owner owner, const Interest& interest);
-  void remove(Owner owner, const Interest& interest);
-  void bind(const std::string& dir, Directory& d, int wd);
-  void unbind(const std::string& dir, Directory& d);
+  void join(Owner owner, const std::string& dir);
+  void leave(Owner owner, const std::string& dir);
+  bool wants(Owner owner, std::string_view dir, std::string_view name) const;
+  void bind(Directories::iterator d, int wd);
+  void unbind(Directories::iterator d);
   void mark_stale_below(const std::string& path);
-  std::error_code ensure_armed(const std::string& dir, Directory& d, const DirectoryInodes& seen,
+  void arm_anchors();
+  std::error_code ensure_armed(Directories::iterator d, const DirectoryInodes& seen,
                                bool& armed_now);
 
   EventSource& events_;
-  std::map<std::string, Directory, std::less<>> dirs_;
-  // Directories per descriptor: one inode may be reached by two paths.
-  std::map<int, std::vector<std::string>> by_wd_;
+  Directories dirs_;
+  // Directories per descriptor (one inode may be reached by two paths): entries of dirs_,
+  // which stay put until erased, and are unbound (taken out of here) before they are.
+  // A hash of nodes: one small node per directory, where a tree of vectors cost three.
+  std::unordered_multimap<int, Directories::iterator> by_wd_;
+  std::size_t kernel_watches_ = 0;  // distinct descriptors in by_wd_
   std::map<Owner, std::string> interests_;  // packed: see kernel_watch_table.cc
+  // The directories above anchored volumes, and how many volumes each is above.
+  std::map<std::string, std::size_t, std::less<>> anchors_;
   std::set<int> refusals_logged_;
 };
 

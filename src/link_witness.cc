@@ -4,13 +4,6 @@
 
 namespace hotreload {
 
-bool directly_in(std::string_view dir, std::string_view path) {
-  if (dir == "/") dir = "";
-  if (path.size() <= dir.size() + 1 || !path.starts_with(dir) || path[dir.size()] != '/')
-    return false;
-  return path.find('/', dir.size() + 1) == std::string_view::npos;
-}
-
 bool LinkWitness::vouches_for(std::string_view path) {
   if (!fs_ || !directly_in(*dir_, path)) return false;
   if (!unchanged_) {

@@ -50,7 +50,4 @@ class LinkWitness {
   std::optional<bool> unchanged_;
 };
 
-// True if path names an entry directly in dir ("/cfg/key" in "/cfg"; not "/cfg/a/key").
-bool directly_in(std::string_view dir, std::string_view path);
-
 }  // namespace hotreload

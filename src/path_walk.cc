@@ -20,8 +20,27 @@ std::string name_of(const std::string& path) {
 }
 
 std::string join_path(const std::string& dir, const std::string& name) {
-  if (dir.empty() || dir.back() == '/') return dir + name;
-  return dir + "/" + name;
+  std::string out;
+  join_path_into(dir, name, out);
+  return out;
+}
+
+std::string_view join_path_into(std::string_view dir, std::string_view name, std::string& out) {
+  out.assign(dir);
+  if (!dir.empty() && dir.back() != '/') out += '/';
+  return out.append(name);
+}
+
+std::optional<std::string_view> path_below(std::string_view dir, std::string_view path) {
+  if (dir == "/") dir = "";
+  if (path.size() <= dir.size() + 1 || !path.starts_with(dir) || path[dir.size()] != '/')
+    return std::nullopt;
+  return path.substr(dir.size() + 1);
+}
+
+bool directly_in(std::string_view dir, std::string_view path) {
+  auto name = path_below(dir, path);
+  return name && name->find('/') == std::string_view::npos;
 }
 
 // Only what never changes which file the kernel opens goes: "." and empty components, and

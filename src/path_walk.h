@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -84,6 +85,13 @@ std::string parent_of(const std::string& path);   // "/a/b" -> "/a", "/a" -> "/"
 std::string_view parent_view(std::string_view path);  // the same, inside path
 std::string name_of(const std::string& path);     // "/a/b" -> "b"
 std::string join_path(const std::string& dir, const std::string& name);
+// Appends name to dir in out (cleared first), as join_path does, reusing out's buffer.
+std::string_view join_path_into(std::string_view dir, std::string_view name, std::string& out);
+// What is left of path below dir ("/a", "/a/b/c" -> "b/c"); nullopt unless path lies
+// strictly below dir ("/a" itself, "/ab/c").
+std::optional<std::string_view> path_below(std::string_view dir, std::string_view path);
+// True if path names an entry directly in dir ("/cfg/key" in "/cfg"; not "/cfg/a/key").
+bool directly_in(std::string_view dir, std::string_view path);
 // Makes path absolute (against the working directory) without changing the file it names:
 // drops "." and empty components and a trailing '/', and a ".." that climbs the working
 // directory or the root; keeps any other ".." ("/a/./b/../c/" -> "/a/b/../c": b may be a

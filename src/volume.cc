@@ -13,19 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The name of each directory on the way down to dir, in the directory above it, up to the
-// root: renaming any of them (`mv app app.old && mv app.new app`) moves the volume, even
-// above a mount point (a mount moves with its parent). Every volume below a directory
-// shares its kernel watch, so this costs a few watches per process, not per volume.
-// Optional: a directory the kernel will not watch (no read permission) costs only that.
-void add_anchor(const std::string& dir, std::vector<Interest>& out) {
-  for (std::string path = dir; path != "/";) {
-    std::string parent = parent_of(path);
-    out.push_back({parent, name_of(path), true});
-    path = std::move(parent);
-  }
-}
-
 // 0..1023, the same for a volume every time: spreads volumes started together.
 uint64_t spread_of(uint64_t id) { return (id * 0x9E3779B97F4A7C15ull) >> 54; }
 
@@ -57,9 +44,10 @@ Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
     : id_(id),
       dir_(std::move(dir)),
       policy_(policy),
-      mode_(start.mode),
       mode_reason_(std::move(start.why)),
-      polls_(first_read_offset(id, reads_every())) {}
+      mode_(start.mode) {
+  polls_ = first_read_offset(id, reads_every());  // reads_every() asks mode_
+}
 
 Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
                           SteadyTime now, spdlog::logger& hub_log) {
@@ -70,8 +58,11 @@ Volume::Next Volume::join(std::shared_ptr<Watch> watch, KernelWatchTable& table,
   // The content may have changed between the load and the arm: the check is cheap.
   Next next{.check_now = Trigger::event, .due = std::nullopt};
   if (mode_ != ActiveMode::events) return next;
+  if (!anchored_) {
+    table.anchor(dir_);
+    anchored_ = true;
+  }
   std::vector<Interest> wanted = table.interests_of(id_);  // the other watches'
-  add_anchor(dir_, wanted);
   if (found)
     for (const Interest& i : found->interests)
       if (!is_kubelet_payload_dir(i.dir)) wanted.push_back(i);
@@ -176,7 +167,6 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
   std::optional<FileStat> attributes = LinkWitness::record(cache, dir_, wall_ns(clock));
   auto found = std::make_unique<Watch::Found>();
   std::vector<Interest>& wanted = found->interests;
-  add_anchor(dir_, wanted);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;  // stopped by a callback
     if (!w->ready.load(std::memory_order_acquire)) {  // its initial callback is running
@@ -200,8 +190,13 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
   found_ = std::move(found);
 }
 
-void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet) {
+void Volume::leave(KernelWatchTable& table) {
   table.drop(id_);
+  if (std::exchange(anchored_, false)) table.unanchor(dir_);
+}
+
+void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet) {
+  leave(table);
   mode_ = ActiveMode::poll;
   mode_reason_ = std::string(why);
   for (const auto& w : watches_) w->set_mode(mode_, why, quiet);

@@ -6,8 +6,9 @@
 // the mode (`auto` asks statfs), when the next poll is and whether it re-reads, when a look
 // is retried, when to fall back to polling (the kernel refused a watch; a safety poll found
 // a change no event announced). A check resolves the directory once for all its watches
-// (one LookupCache), asks the kernel watch table for the directories its watches and the
-// ones above it need, and tells the hub when to come back.
+// (one LookupCache), asks the kernel watch table for the directories its watches need
+// (the ones above it are anchored once, in events mode), and tells the hub when to come
+// back.
 //
 // Threads: check() runs on the hub thread without the hub's lock (callbacks may take
 // long); everything else runs with the hub's lock held.
@@ -101,6 +102,8 @@ class Volume {
               bool announced_late, spdlog::logger& hub_log);
   // Polls from now on, without kernel watches.
   void fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet);
+  // Gives up its kernel watches, and its anchor: the hub forgets it.
+  void leave(KernelWatchTable& table);
   // A check handed to the runner at `since` is stuck (or, with nullopt, has returned).
   void set_stalled(std::optional<SteadyTime> since);
 
@@ -122,24 +125,26 @@ class Volume {
   const uint64_t id_;
   const std::string dir_;
   const Policy policy_;
-  ActiveMode mode_;
   std::string mode_reason_;
   std::vector<std::shared_ptr<Watch>> watches_;
-
-  unsigned polls_ = 0;
-  bool retry_due_ = false;  // the next timer is a retry, not a poll
-
-  // What the last check found (hub thread).
-  // Its interests and the inodes of their directories, from check() to settle() only.
+  // What the last check found (hub thread): its interests and the inodes of their
+  // directories, from check() to settle() only.
   std::unique_ptr<Watch::Found> found_;
-  bool wants_retry_ = false;
-  bool unannounced_change_ = false;
-  bool at_rest_ = false;  // every watch's shortcut said nothing moved: nothing to arm
-
   // The directory's attributes from before the last full check read any link, if they
   // could vouch for its links then (LinkWitness).
   std::optional<FileStat> dir_attributes_;
-  bool dir_stamps_frozen_ = false;  // they failed to: links are read at every poll
+
+  // (The small fields together: ten thousand one-key volumes are worth packing.)
+  unsigned polls_ = 0;
+  ActiveMode mode_;
+  bool retry_due_ = false;  // the next timer is a retry, not a poll
+  // Its directories above are watched (KernelWatchTable::anchor): in events mode only.
+  bool anchored_ = false;
+  // What the last check found (hub thread).
+  bool wants_retry_ = false;
+  bool unannounced_change_ = false;
+  bool at_rest_ = false;  // every watch's shortcut said nothing moved: nothing to arm
+  bool dir_stamps_frozen_ = false;  // dir_attributes_ failed to: links are read at every poll
   bool frozen_unreported_ = false;
 };
 

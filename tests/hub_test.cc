@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <map>
+#include <set>
 
 #include "hotreload/hub.h"
 #include "hotreload/volume_watcher.h"
@@ -130,6 +131,61 @@ BOOST_AUTO_TEST_CASE(watches_join_and_leave_their_volume) {
   b.run();
   BOOST_TEST(b.hub->volume_count() == 1u);
   BOOST_TEST(b.hub->kernel_watch_count() == 2u);
+}
+
+// The directories above volumes are watched once for all of them: an event there is
+// fanned out by path, to the volumes at or below the name it is about, and no others.
+BOOST_AUTO_TEST_CASE(a_rename_above_volumes_checks_the_volumes_it_moves_and_no_others) {
+  Bench b;
+  b.options.mode = Mode::events;
+  b.options.safety_interval = 1h;
+  const std::vector<std::string> dirs = {"/vols/a", "/vols/ab", "/vols/a-x", "/vols/b", "/other/c"};
+  b.sim->apply({.kind = TreeOp::Kind::make_dir, .path = "/vols", .mode = 0755});
+  b.sim->apply({.kind = TreeOp::Kind::make_dir, .path = "/other", .mode = 0755});
+  std::map<std::string, std::string> active;
+  std::vector<std::unique_ptr<FileWatcher>> watchers;
+  for (const std::string& dir : dirs) {
+    b.publish(dir, {{"k", "1"}});
+    watchers.push_back(std::make_unique<FileWatcher>(dir + "/k", [&active, dir](std::string_view c) {
+      active[dir] = std::string(c);
+      return Verdict::accept();
+    }, b.options, b.hub));
+    watchers.back()->start();
+  }
+  b.run();
+  // Five volumes, one watch each, and "/", "/vols" and "/other" once for all of them.
+  BOOST_TEST(b.hub->kernel_watch_count() == dirs.size() + 3);
+  auto checked = [&] {
+    std::set<std::string> out;
+    for (const auto& [path, n] : b.fs->readlinks)
+      if (n > 0 && path.ends_with("/..data")) out.insert(path.substr(0, path.size() - 7));
+    b.fs->readlinks.clear();
+    return out;
+  };
+  BOOST_TEST(checked().size() == dirs.size());  // loaded (and cleared)
+  // mv /vols/a /vols/a.old && mv /vols/a.new /vols/a
+  b.publish("/vols/a.new", {{"k", "2"}});
+  b.run();
+  BOOST_REQUIRE(checked().empty());  // nothing watched there yet
+  b.sim->apply({.kind = TreeOp::Kind::rename, .path = "/vols/a", .other = "/vols/a.old"});
+  b.sim->apply({.kind = TreeOp::Kind::rename, .path = "/vols/a.new", .other = "/vols/a"});
+  b.run();
+  BOOST_TEST(active["/vols/a"] == "2");
+  BOOST_TEST((checked() == std::set<std::string>{"/vols/a"}));
+  // mv /vols /vols.old && mv /vols.old /vols: every volume below, not /other/c.
+  b.sim->apply({.kind = TreeOp::Kind::rename, .path = "/vols", .other = "/vols.old"});
+  b.sim->apply({.kind = TreeOp::Kind::rename, .path = "/vols.old", .other = "/vols"});
+  b.run();
+  BOOST_TEST((checked() == std::set<std::string>{"/vols/a", "/vols/ab", "/vols/a-x", "/vols/b"}));
+  // Still watched, under its new kernel watches: the next swap is seen too.
+  b.publish("/vols/b.new", {{"k", "3"}});
+  b.sim->apply({.kind = TreeOp::Kind::rename, .path = "/vols/b", .other = "/vols/b.old"});
+  b.sim->apply({.kind = TreeOp::Kind::rename, .path = "/vols/b.new", .other = "/vols/b"});
+  b.run();
+  BOOST_TEST(active["/vols/b"] == "3");
+  BOOST_TEST((checked() == std::set<std::string>{"/vols/b"}));
+  watchers.clear();
+  BOOST_TEST(b.hub->kernel_watch_count() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_watch_stopped_from_a_callback_is_not_called_again) {

@@ -226,6 +226,64 @@ BOOST_AUTO_TEST_CASE(a_directory_gone_before_the_arm_is_reported_as_gone) {
   BOOST_TEST(t.kernel_watch_count() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(the_directories_above_volumes_are_watched_once_for_all_of_them) {
+  LedgerEvents ev;
+  ev.inode = {{"/", 1}, {"/vols", 2}, {"/vols/a", 3}, {"/vols/b", 4}};
+  KernelWatchTable t(ev);
+  t.anchor("/vols/a");
+  t.anchor("/vols/b");
+  t.anchor("/vols/b");  // counted: one more volume there
+  BOOST_TEST(t.kernel_watch_count() == 2u);  // "/" and "/vols", nothing per volume
+  BOOST_TEST(ev.adds["/vols"] == 1);
+  BOOST_TEST(t.interests_of(KernelWatchTable::kAnchors).empty());  // no owner's interests
+  // Any name in a directory above, and the directory itself, is the anchors' concern:
+  // the hub finds the volumes it moves.
+  BOOST_TEST((concerned(t, named(2, IN_MOVED_FROM, "a")) == std::set<uint64_t>{0}));
+  BOOST_TEST((concerned(t, named(2, IN_CREATE, "unrelated")) == std::set<uint64_t>{0}));
+  BOOST_TEST((concerned(t, named(1, IN_DELETE_SELF, "")) == std::set<uint64_t>{0}));
+  // Shared with a volume's own interests in the same directory (nested volumes).
+  t.arm(7, {at("/vols", "k")});
+  BOOST_TEST((concerned(t, named(2, IN_CLOSE_WRITE, "k")) == std::set<uint64_t>{0, 7}));
+  t.drop(7);
+  t.unanchor("/vols/a");
+  t.unanchor("/vols/b");
+  BOOST_TEST(t.kernel_watch_count() == 2u);  // /vols/b is anchored once more
+  t.unanchor("/vols/b");
+  BOOST_TEST(t.kernel_watch_count() == 0u);
+  BOOST_TEST(ev.live.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_anchor_moved_away_is_armed_again_at_the_next_arm) {
+  LedgerEvents ev;
+  ev.inode = {{"/", 1}, {"/app", 2}, {"/app/cfg", 3}};
+  KernelWatchTable t(ev);
+  t.anchor("/app/cfg");
+  t.arm(1, {at("/app/cfg", "k")});
+  BOOST_TEST(t.kernel_watch_count() == 3u);
+  // mv /app /app.old && mv /app.new /app: "/app" names another directory now.
+  ev.inode["/app"] = 20;
+  ev.inode["/app/cfg"] = 30;
+  BOOST_TEST((concerned(t, named(1, IN_MOVED_TO, "app")) == std::set<uint64_t>{0}));
+  BOOST_TEST(!t.arm(1, {at("/app/cfg", "k")}).gone);
+  BOOST_TEST(ev.adds["/app"] == 2);  // asked again, with the volume's own directory
+  BOOST_TEST(ev.adds["/app/cfg"] == 2);
+  BOOST_TEST((concerned(t, named(ev.wd_of[20], IN_CREATE, "cfg")) == std::set<uint64_t>{0}));
+}
+
+BOOST_AUTO_TEST_CASE(an_anchor_the_kernel_refuses_is_not_asked_again_nor_reported) {
+  LedgerEvents ev;
+  ev.inode = {{"/", 1}, {"/cfg", 2}};
+  ev.errors = {{"/", EACCES}};
+  KernelWatchTable t(ev);
+  t.anchor("/cfg");
+  auto armed = t.arm(1, {at("/cfg", "k")});
+  BOOST_TEST(!armed.refused);
+  BOOST_TEST(!armed.gone);
+  t.arm(1, {at("/cfg", "k")});
+  BOOST_TEST(ev.adds["/"] == 1);
+  BOOST_TEST(t.kernel_watch_count() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(one_inode_under_two_paths_is_one_kernel_watch) {
   LedgerEvents ev;
   ev.inode = {{"/cfg/..data", 10}, {"/cfg/..2026", 10}};
