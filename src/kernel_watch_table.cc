@@ -159,7 +159,7 @@ void KernelWatchTable::anchor(const std::string& dir) {
     path = parent_of(path);
     if (++anchors_[path] == 1) join(kAnchors, path);
   }
-  arm_anchors();
+  arm_anchors(dir);
 }
 
 void KernelWatchTable::unanchor(const std::string& dir) {
@@ -172,12 +172,13 @@ void KernelWatchTable::unanchor(const std::string& dir) {
   }
 }
 
-// A handful of directories, however many volumes: looked over at every arm.
-void KernelWatchTable::arm_anchors() {
-  bool armed_now = false;  // a rename above missed meanwhile: the volumes' own checks see it
-  for (const auto& [path, count] : anchors_) {
+// As deep as dir, however many volumes there are.
+void KernelWatchTable::arm_anchors(const std::string& dir) {
+  bool armed_now = false;  // a rename above missed meanwhile: the volume's own check sees it
+  for (std::string path = dir; path != "/";) {
+    path = parent_of(path);
     auto d = dirs_.find(path);
-    if (d->second.refused) continue;
+    if (!anchors_.contains(path) || d->second.refused) continue;
     if (std::error_code ec = ensure_armed(d, {}, armed_now)) d->second.refused = !vanished(ec);
   }
 }
@@ -196,7 +197,6 @@ KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest>
     kept = packed(wanted);
     registered = std::move(wanted);
   }
-  arm_anchors();
   Armed result;
   for (auto i = registered.begin(); i != registered.end();) {
     const std::string& dir = i->dir;

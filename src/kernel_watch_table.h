@@ -66,10 +66,12 @@ class KernelWatchTable {
   void drop(Owner owner);
   // Watches every directory above dir, for every name in it, as long as any volume at or
   // below it is anchored. Never gone or refused: a directory the kernel will not watch
-  // costs only that (the safety poll still looks). Directories asked for again (stale,
-  // dropped by the kernel) are armed again at the next arm() of any owner.
+  // costs only that (the safety poll still looks).
   void anchor(const std::string& dir);
   void unanchor(const std::string& dir);
+  // Arms again the directories above an anchored dir that were asked for again (a rename
+  // on their path, an overflow, a watch the kernel dropped): the volume's arm calls it.
+  void arm_anchors(const std::string& dir);
   // The interests owner holds now.
   std::vector<Interest> interests_of(Owner owner) const;
 
@@ -103,7 +105,6 @@ class KernelWatchTable {
   void bind(Directories::iterator d, int wd);
   void unbind(Directories::iterator d);
   void mark_stale_below(const std::string& path);
-  void arm_anchors();
   std::error_code ensure_armed(Directories::iterator d, const DirectoryInodes& seen,
                                bool& armed_now);
 

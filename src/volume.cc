@@ -217,6 +217,7 @@ bool Volume::arm(KernelWatchTable& table, std::vector<Interest> wanted,
                  Next& next) {
   // The table keeps the only copy of the interests.
   KernelWatchTable::Armed armed = table.arm(id_, std::move(wanted), seen);
+  if (anchored_) table.arm_anchors(dir_);
   if (armed.refused) {
     bool first = table.first_refusal(armed.refused);
     if (first)

@@ -188,6 +188,44 @@ BOOST_AUTO_TEST_CASE(a_rename_above_volumes_checks_the_volumes_it_moves_and_no_o
   BOOST_TEST(b.hub->kernel_watch_count() == 0u);
 }
 
+// A directory above a volume replaced by another (a new inode under its name) is watched
+// again once the volume below has looked: a rename inside the new one is an event too.
+BOOST_AUTO_TEST_CASE(a_directory_above_replaced_by_another_is_watched_in_its_place) {
+  Bench b;
+  b.options.mode = Mode::events;
+  b.options.safety_interval = 1h;
+  auto mkdir = [&](const std::string& dir) {
+    b.sim->apply({.kind = TreeOp::Kind::make_dir, .path = dir, .mode = 0755});
+  };
+  auto swap = [&](const std::string& dir) {  // mv dir dir.old && mv dir.new dir
+    b.sim->apply({.kind = TreeOp::Kind::remove_all, .path = dir + ".old"});
+    b.sim->apply({.kind = TreeOp::Kind::rename, .path = dir, .other = dir + ".old"});
+    b.sim->apply({.kind = TreeOp::Kind::rename, .path = dir + ".new", .other = dir});
+  };
+  mkdir("/top");
+  mkdir("/top/mid");
+  b.publish("/top/mid/c", {{"k", "1"}});
+  std::string active;
+  FileWatcher w("/top/mid/c/k", [&](std::string_view c) {
+    active = std::string(c);
+    return Verdict::accept();
+  }, b.options, b.hub);
+  w.start();
+  b.run();
+  mkdir("/top.new");
+  mkdir("/top.new/mid");
+  b.publish("/top.new/mid/c", {{"k", "2"}});
+  swap("/top");  // seen by "/"'s watch
+  b.run();
+  BOOST_TEST(active == "2");
+  mkdir("/top/mid.new");
+  b.publish("/top/mid.new/c", {{"k", "3"}});
+  swap("/top/mid");  // seen only by a watch on the new /top
+  b.run();
+  BOOST_TEST(active == "3");
+  BOOST_TEST(w.status().mode == ActiveMode::events);
+}
+
 BOOST_AUTO_TEST_CASE(a_watch_stopped_from_a_callback_is_not_called_again) {
   Bench b;
   b.publish("/cfg", {{"a", "1"}, {"b", "1"}});

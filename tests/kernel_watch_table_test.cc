@@ -238,12 +238,12 @@ BOOST_AUTO_TEST_CASE(the_directories_above_volumes_are_watched_once_for_all_of_t
   BOOST_TEST(t.interests_of(KernelWatchTable::kAnchors).empty());  // no owner's interests
   // Any name in a directory above, and the directory itself, is the anchors' concern:
   // the hub finds the volumes it moves.
-  BOOST_TEST((concerned(t, named(2, IN_MOVED_FROM, "a")) == std::set<uint64_t>{0}));
-  BOOST_TEST((concerned(t, named(2, IN_CREATE, "unrelated")) == std::set<uint64_t>{0}));
-  BOOST_TEST((concerned(t, named(1, IN_DELETE_SELF, "")) == std::set<uint64_t>{0}));
+  BOOST_TEST((concerned(t, named(ev.wd_of[2], IN_MOVED_FROM, "a")) == std::set<uint64_t>{0}));
+  BOOST_TEST((concerned(t, named(ev.wd_of[2], IN_CREATE, "unrelated")) == std::set<uint64_t>{0}));
+  BOOST_TEST((concerned(t, named(ev.wd_of[1], IN_DELETE_SELF, "")) == std::set<uint64_t>{0}));
   // Shared with a volume's own interests in the same directory (nested volumes).
   t.arm(7, {at("/vols", "k")});
-  BOOST_TEST((concerned(t, named(2, IN_CLOSE_WRITE, "k")) == std::set<uint64_t>{0, 7}));
+  BOOST_TEST((concerned(t, named(ev.wd_of[2], IN_CLOSE_WRITE, "k")) == std::set<uint64_t>{0, 7}));
   t.drop(7);
   t.unanchor("/vols/a");
   t.unanchor("/vols/b");
@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(the_directories_above_volumes_are_watched_once_for_all_of_t
   BOOST_TEST(ev.live.empty());
 }
 
-BOOST_AUTO_TEST_CASE(an_anchor_moved_away_is_armed_again_at_the_next_arm) {
+BOOST_AUTO_TEST_CASE(an_anchor_moved_away_is_armed_again_by_a_volume_below_it) {
   LedgerEvents ev;
   ev.inode = {{"/", 1}, {"/app", 2}, {"/app/cfg", 3}};
   KernelWatchTable t(ev);
@@ -263,10 +263,15 @@ BOOST_AUTO_TEST_CASE(an_anchor_moved_away_is_armed_again_at_the_next_arm) {
   // mv /app /app.old && mv /app.new /app: "/app" names another directory now.
   ev.inode["/app"] = 20;
   ev.inode["/app/cfg"] = 30;
-  BOOST_TEST((concerned(t, named(1, IN_MOVED_TO, "app")) == std::set<uint64_t>{0}));
+  BOOST_TEST((concerned(t, named(ev.wd_of[1], IN_MOVED_TO, "app")) == std::set<uint64_t>{0}));
   BOOST_TEST(!t.arm(1, {at("/app/cfg", "k")}).gone);
-  BOOST_TEST(ev.adds["/app"] == 2);  // asked again, with the volume's own directory
-  BOOST_TEST(ev.adds["/app/cfg"] == 2);
+  BOOST_TEST(ev.adds["/app/cfg"] == 2);  // the volume's own directory, asked again
+  BOOST_TEST(ev.adds["/app"] == 1);      // the anchors wait for the volume to ask
+  t.arm_anchors("/app/cfg");
+  BOOST_TEST(ev.adds["/app"] == 2);
+  BOOST_TEST(ev.adds["/"] == 1);  // not asked again: nothing moved it
+  t.arm_anchors("/app/cfg");
+  BOOST_TEST(ev.adds["/app"] == 2);  // armed: not asked again
   BOOST_TEST((concerned(t, named(ev.wd_of[20], IN_CREATE, "cfg")) == std::set<uint64_t>{0}));
 }
 
@@ -279,7 +284,7 @@ BOOST_AUTO_TEST_CASE(an_anchor_the_kernel_refuses_is_not_asked_again_nor_reporte
   auto armed = t.arm(1, {at("/cfg", "k")});
   BOOST_TEST(!armed.refused);
   BOOST_TEST(!armed.gone);
-  t.arm(1, {at("/cfg", "k")});
+  t.arm_anchors("/cfg");
   BOOST_TEST(ev.adds["/"] == 1);
   BOOST_TEST(t.kernel_watch_count() == 1u);
 }
