@@ -136,16 +136,15 @@ struct Hub::State {
     }
   }
 
-  bool is_stale(const Timer& timer) const {
-    auto v = volumes.find(timer.second);
-    return v == volumes.end() || v->second.due != timer.first;
-  }
-
-  // When the earliest timer is due, with the places timers left behind cleared off the top.
-  std::optional<SteadyTime> next_timer() {
-    while (!timers.empty() && is_stale(timers.top())) timers.pop();
-    if (timers.empty()) return std::nullopt;
-    return timers.top().first;
+  // The volume whose timer is earliest, with the places timers left behind (the time is
+  // no longer their volume's due) cleared off the top.
+  Listed* next_timer() {
+    while (!timers.empty()) {
+      auto v = volumes.find(timers.top().second);
+      if (v != volumes.end() && v->second.due == timers.top().first) return &v->second;
+      timers.pop();
+    }
+    return nullptr;
   }
 
   void mark(uint64_t id, Trigger trigger) {
@@ -168,6 +167,7 @@ struct Hub::State {
     auto v = volumes.find(id);
     if (v == volumes.end()) return;
     v->second.volume->leave(*table);  // its timer is left behind, stale
+    v->second.volume->forget();       // a check under way settles nothing
     pending.erase(id);
     writers.erase(id);
     held.erase(id);
@@ -287,9 +287,10 @@ struct Hub::State {
 
   // Until when a volume's looks wait for a writer at work, if they do.
   std::optional<SteadyTime> held_until(uint64_t id, SteadyTime now) const {
-    auto w = writers.find(id);
+    auto w = writers.find(id);  // first: most volumes have no writer at work
+    if (w == writers.end()) return std::nullopt;
     auto v = volumes.find(id);
-    if (w == writers.end() || v == volumes.end()) return std::nullopt;
+    if (v == volumes.end()) return std::nullopt;
     std::chrono::nanoseconds quiet = v->second.volume->policy().safety_interval;
     std::optional<SteadyTime> until;
     for (const auto& [path, writer] : w->second)
@@ -308,9 +309,9 @@ struct Hub::State {
 
   void collect_due(SteadyTime now) {
     for (std::size_t n = 0; n < kTimerChecksPerWakeup; ++n) {
-      std::optional<SteadyTime> first = next_timer();
-      if (!first || *first > now) return;
-      Listed& listed = volumes.find(timers.top().second)->second;  // not stale: listed
+      Listed* first = next_timer();
+      if (!first || first->due > now) return;
+      Listed& listed = *first;
       timers.pop();
       listed.due = kUnscheduled;
       SteadyTime next{};
@@ -417,7 +418,7 @@ struct Hub::State {
     std::vector<std::shared_ptr<Watch>> watches;
     {
       std::lock_guard lock(mu);
-      if (!volumes.count(v.id())) return;  // its last watch stopped since the work was taken
+      if (v.forgotten()) return;  // its last watch stopped since the work was taken
       watches = v.watches();
     }
     try {
@@ -426,7 +427,7 @@ struct Hub::State {
       logger->error("event=internal_error path={} error=\"{}\"", v.dir(), e.what());
     }
     std::lock_guard lock(mu);
-    if (!volumes.count(v.id())) return;
+    if (v.forgotten()) return;
     SteadyTime now = seams.clock->now();
     // Only the loop reads the event source; a polled volume has no events to race.
     bool late = !offloaded && v.found_unannounced_change() && announced_late(v.id());
@@ -484,7 +485,7 @@ void Hub::run_once(SteadyTime deadline) noexcept {
       SteadyTime now = s.seams.clock->now();
       if (s.pending.empty()) {  // due timers left over from the last wakeup give timeout 0
         SteadyTime next = deadline;
-        if (auto timer = s.next_timer()) next = std::min(next, *timer);
+        if (const State::Listed* timer = s.next_timer()) next = std::min(next, timer->due);
         if (auto stall = s.next_stall()) next = std::min(next, *stall);
         if (auto release = s.next_release(now)) next = std::min(next, *release);
         timeout = std::max<std::chrono::nanoseconds>(next - now, 0ns);

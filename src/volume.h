@@ -104,6 +104,10 @@ class Volume {
   void fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet);
   // Gives up its kernel watches, and its anchor: the hub forgets it.
   void leave(KernelWatchTable& table);
+  // The hub no longer lists it: a check taken before is dropped (a flag, where looking the
+  // volume up again cost a hash lookup twice per check).
+  void forget() { forgotten_ = true; }
+  bool forgotten() const { return forgotten_; }
   // A check handed to the runner at `since` is stuck (or, with nullopt, has returned).
   void set_stalled(std::optional<SteadyTime> since);
 
@@ -146,6 +150,7 @@ class Volume {
   bool at_rest_ = false;  // every watch's shortcut said nothing moved: nothing to arm
   bool dir_stamps_frozen_ = false;  // dir_attributes_ failed to: links are read at every poll
   bool frozen_unreported_ = false;
+  bool forgotten_ = false;  // hub lock
 };
 
 }  // namespace hotreload
