@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <utility>
 
 namespace hotreload {
 
@@ -11,49 +12,29 @@ bool vanished(std::error_code ec) {
   return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
 }
 
-// Sorted, one entry per (dir, name); an interest needed by anyone is not optional.
+// Sorted, one entry per (dir, name).
 std::vector<Interest> normalised(std::vector<Interest> wanted) {
-  std::sort(wanted.begin(), wanted.end());  // optional=false sorts first
-  auto same_place = [](const Interest& a, const Interest& b) {
-    return a.dir == b.dir && a.name == b.name;
-  };
-  wanted.erase(std::unique(wanted.begin(), wanted.end(), same_place), wanted.end());
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   return wanted;
 }
 
-// An owner's interests as the table keeps them for its lifetime: in one string, each
-// directory written once. The keys of a volume share their directory, and every volume
-// the directories above it: as Interests, a 10-key volume kept ~17 copies of its path.
-// Sorted interests become, per directory, 'D' dir NUL, then per interest in it a flag
-// ('n' needed, 'o' optional) and name NUL. No path holds a NUL.
-std::string packed(const std::vector<Interest>& sorted) {
-  std::string out;
-  const std::string* dir = nullptr;
-  for (const Interest& i : sorted) {
-    if (!dir || *dir != i.dir) {
-      dir = &i.dir;
-      out.append(1, 'D').append(i.dir).push_back('\0');
-    }
-    out.append(1, i.optional ? 'o' : 'n').append(i.name).push_back('\0');
+// Calls f(name) for each name of Interests::names while it returns false; returns true if
+// f did.
+template <class F>
+bool any_name(std::string_view names, F&& f) {
+  for (std::size_t at = 0; at < names.size();) {
+    std::size_t end = names.find('\0', at);
+    if (f(names.substr(at, end - at))) return true;
+    at = end + 1;
   }
-  out.shrink_to_fit();
-  return out;
+  return false;
 }
 
-std::vector<Interest> unpacked(std::string_view packed) {
-  std::vector<Interest> out;
-  std::string_view dir;
-  for (std::size_t at = 0; at < packed.size();) {
-    char flag = packed[at];
-    std::size_t end = packed.find('\0', at);
-    std::string_view text = packed.substr(at + 1, end - at - 1);
-    at = end + 1;
-    if (flag == 'D')
-      dir = text;
-    else
-      out.push_back({std::string(dir), std::string(text), flag == 'o'});
-  }
-  return out;
+// The first interest of sorted from `from` on in another directory.
+std::vector<Interest>::const_iterator next_dir(const std::vector<Interest>& sorted,
+                                               std::vector<Interest>::const_iterator from) {
+  return std::find_if(from, sorted.end(), [&](const Interest& i) { return i.dir != from->dir; });
 }
 
 constexpr uint32_t kEntryMoved = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE;
@@ -61,40 +42,50 @@ constexpr uint32_t kSelfGone = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT;
 
 }  // namespace
 
-void KernelWatchTable::join(Owner owner, const std::string& dir) {
-  auto& owners = dirs_[dir].owners;
-  auto at = std::lower_bound(owners.begin(), owners.end(), owner);
-  if (at == owners.end() || *at != owner) owners.insert(at, owner);
+void KernelWatchTable::Owners::insert(Owner owner) {
+  if (!more_ && (one_ == kNobody || one_ == owner)) {
+    one_ = owner;
+    return;
+  }
+  if (!more_) more_ = std::make_unique<std::vector<Owner>>(1, std::exchange(one_, kNobody));
+  auto at = std::lower_bound(more_->begin(), more_->end(), owner);
+  if (at == more_->end() || *at != owner) more_->insert(at, owner);
 }
 
-void KernelWatchTable::leave(Owner owner, const std::string& dir) {
-  auto d = dirs_.find(dir);
-  if (d == dirs_.end()) return;
-  std::erase(d->second.owners, owner);
+void KernelWatchTable::Owners::erase(Owner owner) {
+  if (!more_) {
+    if (one_ == owner) one_ = kNobody;
+    return;
+  }
+  std::erase(*more_, owner);
+  if (more_->size() == 1) {
+    one_ = more_->front();
+    more_.reset();
+  }
+}
+
+KernelWatchTable::Directories::iterator KernelWatchTable::join(Owner owner,
+                                                               const std::string& dir) {
+  auto d = dirs_.try_emplace(dir).first;
+  d->second.owners.insert(owner);
+  return d;
+}
+
+void KernelWatchTable::leave(Owner owner, Directories::iterator d) {
+  d->second.owners.erase(owner);
   if (!d->second.owners.empty()) return;
   unbind(d);
   dirs_.erase(d);
 }
 
-// Whether owner's interests in dir take in an event about name: a scan of its packed
-// interests, a few names long. The anchors take every name.
-bool KernelWatchTable::wants(Owner owner, std::string_view dir, std::string_view name) const {
+// Whether owner's interests in d take in an event about name. The anchors take every name.
+bool KernelWatchTable::wants(Owner owner, Directories::iterator d, std::string_view name) const {
   if (owner == kAnchors) return true;
   auto it = interests_.find(owner);
   if (it == interests_.end()) return false;
-  std::string_view packed = it->second;
-  bool in_dir = false;
-  for (std::size_t at = 0; at < packed.size();) {
-    char flag = packed[at];
-    std::size_t end = packed.find('\0', at);
-    std::string_view text = packed.substr(at + 1, end - at - 1);
-    at = end + 1;
-    if (flag == 'D') {
-      if (in_dir) return false;  // each directory is written once
-      in_dir = text == dir;
-    } else if (in_dir && (text.empty() || text == name)) {
-      return true;
-    }
+  for (const Interests& i : it->second) {
+    if (i.dir == d)
+      return any_name(i.names, [&](std::string_view n) { return n.empty() || n == name; });
   }
   return false;
 }
@@ -168,7 +159,7 @@ void KernelWatchTable::unanchor(const std::string& dir) {
     auto a = anchors_.find(path);
     if (a == anchors_.end() || --a->second != 0) continue;
     anchors_.erase(a);
-    leave(kAnchors, path);
+    leave(kAnchors, dirs_.find(path));
   }
 }
 
@@ -183,33 +174,47 @@ void KernelWatchTable::arm_anchors(const std::string& dir) {
   }
 }
 
+// owner's interests made `wanted` (sorted): joins first, then leaves, so that a directory
+// in both keeps its kernel watch.
+std::vector<KernelWatchTable::Interests> KernelWatchTable::replaced(
+    Owner owner, const std::vector<Interests>& kept, const std::vector<Interest>& wanted) {
+  std::vector<Interests> now;
+  for (auto i = wanted.begin(); i != wanted.end();) {
+    auto end = next_dir(wanted, i);
+    Interests& in = now.emplace_back(Interests{join(owner, i->dir), {}});
+    for (; i != end; ++i) in.names.append(i->name).push_back('\0');
+    in.names.shrink_to_fit();  // kept for the owner's lifetime
+  }
+  for (const Interests& old : kept) {
+    auto same_dir = [&](const Interests& n) { return n.dir == old.dir; };
+    if (std::none_of(now.begin(), now.end(), same_dir)) leave(owner, old.dir);
+  }
+  return now;
+}
+
+bool KernelWatchTable::same(const std::vector<Interests>& kept,
+                            const std::vector<Interest>& wanted) {
+  auto w = wanted.begin();
+  for (const Interests& i : kept) {
+    if (w == wanted.end() || w->dir != i.dir->first) return false;
+    auto end = next_dir(wanted, w);
+    bool differs =
+        any_name(i.names, [&](std::string_view name) { return w == end || (w++)->name != name; });
+    if (differs || w != end) return false;
+  }
+  return w == wanted.end();
+}
+
 KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest> wanted,
                                               const DirectoryInodes& seen) {
   wanted = normalised(std::move(wanted));
-  std::string& kept = interests_[owner];
-  std::vector<Interest> registered = unpacked(kept);
-  if (registered != wanted) {
-    auto by_dir = [](const Interest& a, const Interest& b) { return a.dir < b.dir; };
-    // Joins first, then leaves: a directory in both keeps its kernel watch.
-    for (const Interest& i : wanted) join(owner, i.dir);
-    for (const Interest& i : registered)
-      if (!std::binary_search(wanted.begin(), wanted.end(), i, by_dir)) leave(owner, i.dir);
-    kept = packed(wanted);
-    registered = std::move(wanted);
-  }
+  std::vector<Interests>& kept = interests_[owner];
+  if (!same(kept, wanted)) kept = replaced(owner, kept, wanted);
   Armed result;
-  for (auto i = registered.begin(); i != registered.end();) {
-    const std::string& dir = i->dir;
-    auto end = std::find_if(i, registered.end(), [&](const Interest& r) { return r.dir != dir; });
-    bool optional = std::all_of(i, end, [](const Interest& r) { return r.optional; });
-    i = end;
-    auto d = dirs_.find(dir);
-    if (optional && d->second.refused) continue;
-    std::error_code ec = ensure_armed(d, seen, result.armed_now);
+  for (const Interests& i : kept) {
+    std::error_code ec = ensure_armed(i.dir, seen, result.armed_now);
     if (!ec) continue;
-    if (optional) {
-      d->second.refused = !vanished(ec);
-    } else if (vanished(ec)) {
+    if (vanished(ec)) {
       if (!result.gone) result.gone = ec;
     } else if (!result.refused) {
       result.refused = ec;
@@ -219,14 +224,22 @@ KernelWatchTable::Armed KernelWatchTable::arm(Owner owner, std::vector<Interest>
 }
 
 std::vector<Interest> KernelWatchTable::interests_of(Owner owner) const {
+  std::vector<Interest> out;
   auto it = interests_.find(owner);
-  return it == interests_.end() ? std::vector<Interest>{} : unpacked(it->second);
+  if (it == interests_.end()) return out;
+  for (const Interests& i : it->second) {
+    any_name(i.names, [&](std::string_view name) {
+      out.push_back({i.dir->first, std::string(name)});
+      return false;
+    });
+  }
+  return out;
 }
 
 void KernelWatchTable::drop(Owner owner) {
   auto it = interests_.find(owner);
   if (it == interests_.end()) return;
-  for (const Interest& i : unpacked(it->second)) leave(owner, i.dir);
+  for (const Interests& i : it->second) leave(owner, i.dir);
   interests_.erase(it);
 }
 
@@ -255,7 +268,7 @@ void KernelWatchTable::route(const Event& event,
     Directory& dir = d->second;
     if (dir.wd != event.wd) continue;
     if (itself) {
-      for (Owner owner : dir.owners) concerned(owner, path);
+      dir.owners.each([&](Owner owner) { concerned(owner, path); });
       if (event.mask & IN_IGNORED) {
         dir.wd = -1;  // the kernel dropped it: nothing to remove
         dir.stale = false;
@@ -265,8 +278,9 @@ void KernelWatchTable::route(const Event& event,
       continue;
     }
     if (event.mask & kEntryMoved) mark_stale_below(join_path(path, event.name));
-    for (Owner owner : dir.owners)
-      if (wants(owner, path, event.name)) concerned(owner, path);
+    dir.owners.each([&](Owner owner) {
+      if (wants(owner, d, event.name)) concerned(owner, path);
+    });
   }
   if ((event.mask & IN_IGNORED) && by_wd_.erase(event.wd) != 0) --kernel_watches_;
 }

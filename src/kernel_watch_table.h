@@ -16,15 +16,15 @@
 //   app`, even above a mount point: a mount moves with its parent) is routed to kAnchors.
 //   Each directory above is watched once for every volume below it, counted: 10,000
 //   volumes in one parent cost one entry there, not 10,000.
-// - Each directory's path is kept once (its descriptor's list refers to its entry), and
-//   each owner's interests once, packed; the table holds no pointer into anyone else's
-//   containers.
+// - Each directory's path is kept once: its descriptor's list and its owners' interests
+//   refer to its entry. The table holds no pointer into anyone else's containers.
 // Not thread-safe: the hub calls it under its lock.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -59,8 +59,7 @@ class KernelWatchTable {
   };
 
   // Makes owner's interests exactly `wanted`, then makes sure each of their directories
-  // has a kernel watch, on the inode `seen` names where it names one. Interests marked
-  // optional never report gone or refused.
+  // has a kernel watch, on the inode `seen` names where it names one.
   Armed arm(Owner owner, std::vector<Interest> wanted, const DirectoryInodes& seen = {});
   // Removes every interest of owner (and the kernel watches nobody else needs).
   void drop(Owner owner);
@@ -88,20 +87,52 @@ class KernelWatchTable {
   bool first_refusal(std::error_code ec) { return refusals_logged_.insert(ec.value()).second; }
 
  private:
+  // Who has an interest in a directory, sorted. Most directories have one owner (a
+  // volume's own), kept in place; a second moves them all to the heap.
+  class Owners {
+   public:
+    void insert(Owner owner);
+    void erase(Owner owner);
+    bool empty() const { return !more_ && one_ == kNobody; }
+    template <class F>
+    void each(F&& f) const {
+      if (more_) {
+        for (Owner owner : *more_) f(owner);
+      } else if (one_ != kNobody) {
+        f(one_);
+      }
+    }
+
+   private:
+    static constexpr Owner kNobody = ~Owner{0};  // ids count up from 1
+    Owner one_ = kNobody;                        // the owner, while there is at most one
+    std::unique_ptr<std::vector<Owner>> more_;   // all of them, while there are more
+  };
   struct Directory {
     int wd = -1;           // -1: not armed, or asked for again at the next arm()
     bool stale = false;    // armed, but the path may name another inode now
-    bool refused = false;  // an optional directory the kernel would not watch
+    bool refused = false;  // an anchor the kernel would not watch
     // The inode a check saw at the path when the watch was armed.
     Inode identity;
-    // Who has an interest here, sorted: which names each wants, its packed interests say.
-    std::vector<Owner> owners;
+    // Which names each wants, its interests say.
+    Owners owners;
   };
   using Directories = std::map<std::string, Directory, std::less<>>;
+  // An owner's interests in one directory: the directory's entry, which lives as long as
+  // the owner is one of its owners, and the names, each followed by a NUL (an empty one:
+  // every name). A path is kept once, in dirs_; a volume's names fit in the string itself.
+  struct Interests {
+    Directories::iterator dir;
+    std::string names;
+  };
 
-  void join(Owner owner, const std::string& dir);
-  void leave(Owner owner, const std::string& dir);
-  bool wants(Owner owner, std::string_view dir, std::string_view name) const;
+  Directories::iterator join(Owner owner, const std::string& dir);
+  void leave(Owner owner, Directories::iterator d);
+  std::vector<Interests> replaced(Owner owner, const std::vector<Interests>& kept,
+                                  const std::vector<Interest>& wanted);
+  // Whether kept says what wanted (sorted) says.
+  static bool same(const std::vector<Interests>& kept, const std::vector<Interest>& wanted);
+  bool wants(Owner owner, Directories::iterator d, std::string_view name) const;
   void bind(Directories::iterator d, int wd);
   void unbind(Directories::iterator d);
   void mark_stale_below(const std::string& path);
@@ -115,7 +146,7 @@ class KernelWatchTable {
   // A hash of nodes: one small node per directory, where a tree of vectors cost three.
   std::unordered_multimap<int, Directories::iterator> by_wd_;
   std::size_t kernel_watches_ = 0;  // distinct descriptors in by_wd_
-  std::map<Owner, std::string> interests_;  // packed: see kernel_watch_table.cc
+  std::unordered_map<Owner, std::vector<Interests>> interests_;  // sorted by directory
   // The directories above anchored volumes, and how many volumes each is above.
   std::map<std::string, std::size_t, std::less<>> anchors_;
   std::set<int> refusals_logged_;

@@ -126,7 +126,7 @@ PathWalk& fail(PathWalk& walk, std::error_code ec, std::string where) {
 DirectoryInodes directory_inodes(Filesystem& fs, const std::vector<Interest>& interests) {
   DirectoryInodes inodes;
   for (const Interest& i : interests) {
-    if (i.optional || inodes.contains(i.dir)) continue;
+    if (inodes.contains(i.dir)) continue;
     auto st = fs.lstat(i.dir);
     if (st && st->type == FileType::directory) inodes[i.dir] = {st->dev, st->ino};
   }

@@ -31,9 +31,6 @@ struct Link {
 struct Interest {
   std::string dir;
   std::string name;
-  // Only helps to notice a rename above the watched directory: if the kernel will not
-  // watch it, polling is not needed for that (the safety poll still looks).
-  bool optional = false;
   friend bool operator==(const Interest&, const Interest&) = default;
   // clang-tidy 14 reads the synthesized comparison with 0 as a null pointer constant.
   friend auto operator<=>(const Interest&, const Interest&) = default;  // NOLINT(modernize-use-nullptr)
@@ -49,7 +46,7 @@ struct Inode {
 };
 using DirectoryInodes = std::map<std::string, Inode, std::less<>>;
 
-// The inode at each directory of interests (optional ones aside), from fs: a LookupCache
+// The inode at each directory of interests, from fs: a LookupCache
 // that has walked there answers without a system call.
 DirectoryInodes directory_inodes(Filesystem& fs, const std::vector<Interest>& interests);
 

@@ -44,9 +44,7 @@ class LedgerEvents final : public EventSource {
   int next_wd = 1;
 };
 
-Interest at(std::string dir, std::string name, bool optional = false) {
-  return {std::move(dir), std::move(name), optional};
-}
+Interest at(std::string dir, std::string name) { return {std::move(dir), std::move(name)}; }
 
 std::set<uint64_t> concerned(KernelWatchTable& t, Event ev) {
   std::set<uint64_t> owners;
@@ -82,12 +80,24 @@ BOOST_AUTO_TEST_CASE(the_same_interests_again_ask_the_kernel_nothing) {
   LedgerEvents ev;
   ev.inode = {{"/cfg", 10}, {"/", 1}};
   KernelWatchTable t(ev);
-  std::vector<Interest> wanted{at("/cfg", "..data"), at("/", "cfg", true)};
+  std::vector<Interest> wanted{at("/cfg", "..data"), at("/cfg", "key"), at("/", "cfg")};
   t.arm(1, wanted);
   auto again = t.arm(1, wanted);
   BOOST_TEST(!again.armed_now);
   BOOST_TEST(ev.adds["/cfg"] == 1);
   BOOST_TEST(ev.adds["/"] == 1);
+  // Other names in the same directories: the table's record changes, the kernel's not.
+  t.arm(1, {at("/cfg", "..data"), at("/", "cfg"), at("/", "")});
+  BOOST_TEST((t.interests_of(1) == std::vector<Interest>{at("/", ""), at("/", "cfg"),
+                                                         at("/cfg", "..data")}));
+  BOOST_TEST(ev.adds["/cfg"] == 1);
+  BOOST_TEST(ev.adds["/"] == 1);
+  BOOST_TEST((concerned(t, named(ev.wd_of[10], IN_CREATE, "key")).empty()));
+  BOOST_TEST((concerned(t, named(ev.wd_of[1], IN_CREATE, "other")) == std::set<uint64_t>{1}));
+  int root_wd = ev.wd_of[1];
+  t.arm(1, {at("/cfg", "..data")});
+  BOOST_TEST(ev.removed == std::vector<int>{root_wd});
+  BOOST_TEST(t.kernel_watch_count() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(an_event_reaches_the_owners_of_its_name_and_of_the_whole_directory) {
@@ -135,20 +145,21 @@ BOOST_AUTO_TEST_CASE(a_rename_above_a_directory_makes_it_ask_again_and_release_t
   LedgerEvents ev;
   ev.inode = {{"/vol", 5}, {"/vol/app", 6}, {"/vol/app/conf.d", 7}};
   KernelWatchTable t(ev);
-  t.arm(1, {at("/vol/app/conf.d", "x.yaml"), at("/vol/app", "conf.d", true),
-            at("/vol", "app", true)});
+  t.anchor("/vol/app/conf.d");  // "/" is not there: not watched, not reported
+  t.arm(1, {at("/vol/app/conf.d", "x.yaml")});
   BOOST_TEST(t.kernel_watch_count() == 3u);
   int conf_wd = ev.wd_of[7];
   // mv app app.old && mv app.new app: the path now names other inodes.
   ev.inode["/vol/app"] = 16;
   ev.inode["/vol/app/conf.d"] = 17;
   BOOST_TEST(concerned(t, named(ev.wd_of[5], IN_MOVED_FROM | IN_ISDIR, "app")) ==
-             std::set<uint64_t>{1});
+             std::set<uint64_t>{KernelWatchTable::kAnchors});
   concerned(t, named(ev.wd_of[5], IN_MOVED_TO | IN_ISDIR, "app"));
-  auto armed = t.arm(1, {at("/vol/app/conf.d", "x.yaml"), at("/vol/app", "conf.d", true),
-                         at("/vol", "app", true)});
+  auto armed = t.arm(1, {at("/vol/app/conf.d", "x.yaml")});
+  t.arm_anchors("/vol/app/conf.d");
   BOOST_TEST(armed.armed_now);
   BOOST_TEST(ev.adds["/vol/app/conf.d"] == 2);
+  BOOST_TEST(ev.adds["/vol/app"] == 2);
   BOOST_TEST(ev.adds["/vol"] == 1);  // not below the renamed name: not asked again
   BOOST_TEST(!ev.live.count(conf_wd));  // app.old/conf.d is nobody's business any more
   BOOST_TEST(t.kernel_watch_count() == 3u);
@@ -158,9 +169,10 @@ BOOST_AUTO_TEST_CASE(a_name_that_only_shares_a_prefix_is_not_below_the_renamed_o
   LedgerEvents ev;
   ev.inode = {{"/vol", 5}, {"/vol/app-x", 6}, {"/vol/app.d", 7}};
   KernelWatchTable t(ev);
-  t.arm(1, {at("/vol/app-x", "k"), at("/vol/app.d", "k"), at("/vol", "app", true)});
+  t.anchor("/vol/app-x");
+  t.arm(1, {at("/vol/app-x", "k"), at("/vol/app.d", "k")});
   concerned(t, named(ev.wd_of[5], IN_MOVED_TO | IN_ISDIR, "app"));
-  t.arm(1, {at("/vol/app-x", "k"), at("/vol/app.d", "k"), at("/vol", "app", true)});
+  t.arm(1, {at("/vol/app-x", "k"), at("/vol/app.d", "k")});
   BOOST_TEST(ev.adds["/vol/app-x"] == 1);
   BOOST_TEST(ev.adds["/vol/app.d"] == 1);
 }
@@ -200,19 +212,20 @@ BOOST_AUTO_TEST_CASE(a_directory_seen_with_another_inode_is_asked_again) {
   BOOST_TEST(ev.adds["/vol/cfg"] == 2);
 }
 
-BOOST_AUTO_TEST_CASE(refusals_of_needed_directories_are_reported_and_optional_ones_are_not) {
+BOOST_AUTO_TEST_CASE(a_refusal_is_reported_at_every_arm_and_logged_once_per_cause) {
   LedgerEvents ev;
-  ev.inode = {{"/cfg", 10}, {"/", 1}};
-  ev.errors = {{"/cfg", ENOSPC}, {"/", EACCES}};
+  ev.inode = {{"/cfg", 10}};
+  ev.errors = {{"/cfg", ENOSPC}};
   KernelWatchTable t(ev);
-  auto armed = t.arm(1, {at("/cfg", "k"), at("/", "cfg", true)});
+  auto armed = t.arm(1, {at("/cfg", "k")});
   BOOST_TEST(armed.refused == std::errc::no_space_on_device);
   BOOST_TEST(!armed.gone);
-  // An optional directory the kernel refused is not asked again at every check.
-  ev.errors.erase("/cfg");
-  armed = t.arm(1, {at("/cfg", "k"), at("/", "cfg", true)});
+  BOOST_TEST(t.arm(1, {at("/cfg", "k")}).refused == std::errc::no_space_on_device);
+  BOOST_TEST(ev.adds["/cfg"] == 2);  // asked again: the volume decides to poll
+  ev.errors.clear();
+  armed = t.arm(1, {at("/cfg", "k")});
   BOOST_TEST(!armed.refused);
-  BOOST_TEST(ev.adds["/"] == 1);
+  BOOST_TEST(armed.armed_now);
   BOOST_TEST(t.first_refusal(errno_code(ENOSPC)));
   BOOST_TEST(!t.first_refusal(errno_code(ENOSPC)));
 }
@@ -220,7 +233,7 @@ BOOST_AUTO_TEST_CASE(refusals_of_needed_directories_are_reported_and_optional_on
 BOOST_AUTO_TEST_CASE(a_directory_gone_before_the_arm_is_reported_as_gone) {
   LedgerEvents ev;
   KernelWatchTable t(ev);
-  auto armed = t.arm(1, {at("/cfg", "k"), at("/", "cfg", true)});
+  auto armed = t.arm(1, {at("/cfg", "k")});
   BOOST_TEST(armed.gone == std::errc::no_such_file_or_directory);
   BOOST_TEST(!armed.refused);
   BOOST_TEST(t.kernel_watch_count() == 0u);
