@@ -55,9 +55,14 @@ class KeptWalk {
                                      std::string& whole);
   std::string_view text() const { return paths_ ? std::string_view(paths_.get(), size_) : ""; }
 
-  // Each link's path and target, then the file, each followed by a NUL (no path holds
-  // one). A path under base is kept relative: it alone does not start with '/'. Not a std::string: its size and spare
+  // Each link's path and target, then the file's form and the file, each followed by a NUL
+  // (no path holds one). A path under base is kept relative: it alone does not start with
+  // '/'. The file's form says how it is kept: as any path (kAsKept), or as what follows
+  // the last link's target and a slash (kBelowTarget: a kubelet key's file repeats the
+  // `..<timestamp>` name it follows, 32 bytes). Not a std::string: its size and spare
   // room, kept ten thousand times, are worth 24 bytes a key.
+  static constexpr char kAsKept = 'k';
+  static constexpr char kBelowTarget = 't';
   std::unique_ptr<char[]> paths_;
   uint32_t size_ = 0;
   uint16_t links_ = 0;  // the walk stops at kSymlinkHopsMax

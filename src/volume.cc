@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 
 #include "hotreload/errors.h"
 #include "volume_kind.h"
@@ -19,6 +21,16 @@ uint64_t spread_of(uint64_t id) { return (id * 0x9E3779B97F4A7C15ull) >> 54; }
 // Which of a volume's timers read first: one within the first `every`, spread by id.
 unsigned first_read_offset(uint64_t id, unsigned every) {
   return every == 0 ? 0 : static_cast<unsigned>(spread_of(id) % every);
+}
+
+// The process's copy of policy. Ten thousand volumes with the same options keep one; a
+// process has a handful of distinct policies, kept for its lifetime (and past its static
+// destructors: a hub in a static object may outlive them).
+const Volume::Policy& shared(const Volume::Policy& policy) {
+  static std::mutex mu;
+  static auto* all = new std::set<Volume::Policy>;  // NOLINT(cppcoreguidelines-owning-memory)
+  std::lock_guard lock(mu);
+  return *all->insert(policy).first;
 }
 
 }  // namespace
@@ -40,11 +52,11 @@ Volume::ModeChoice Volume::choose_mode(Filesystem& fs, const std::string& dir, M
 // The polls that read are staggered too: volumes started together would otherwise read
 // every file in the same interval, every Nth (at 1,000 × 10 keys and every 10th, 96,000
 // system calls in 10 s, then none for 90). A volume's first read comes sooner, never later.
-Volume::Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start)
+Volume::Volume(uint64_t id, std::string dir, const Policy& policy, const ModeChoice& start)
     : id_(id),
       dir_(std::move(dir)),
-      policy_(policy),
-      mode_reason_(std::move(start.why)),
+      policy_(shared(policy)),
+      mode_reason_(start.why),
       mode_(start.mode) {
   polls_ = first_read_offset(id, reads_every());  // reads_every() asks mode_
 }
@@ -75,7 +87,7 @@ void Volume::add(std::shared_ptr<Watch> watch) {
   // Grown by a quarter, not doubled: most volumes stop at a few keys, and stay.
   if (watches_.size() == watches_.capacity()) watches_.reserve(watches_.size() * 5 / 4 + 1);
   // A watch that joins a volume already in another mode (it fell back to polling) says so.
-  if (watch->mode() != mode_) watch->set_mode(mode_, mode_reason_, false);
+  if (watch->mode() != mode_) watch->set_mode(mode_, mode_reason(), false);
   watches_.push_back(std::move(watch));
 }
 
@@ -144,8 +156,8 @@ bool Volume::unchanged(LookupCache& cache, Trigger trigger,
   // mode), nothing would ever find out a directory whose stamps do not move: its links are
   // read at every poll then.
   LinkWitness links;
-  if (dir_attributes_ && !dir_stamps_frozen_ && reads_every() != 0)
-    links = LinkWitness(cache, dir_, *dir_attributes_);
+  if (dir_attributes_.type == FileType::directory && !dir_stamps_frozen_ && reads_every() != 0)
+    links = LinkWitness(cache, dir_, dir_attributes_);
   for (const auto& w : watches) {
     if (w->detached.load(std::memory_order_acquire)) continue;
     if (!w->ready.load(std::memory_order_acquire) || w->found())
@@ -183,10 +195,11 @@ void Volume::check(Filesystem& fs, Clock& clock, Trigger trigger, SteadyTime not
     wants_retry_ = wants_retry_ || w->wants_retry();
     unannounced_change_ = unannounced_change_ || w->found_unannounced_change();
     // A link re-pointed while the directory kept the attributes that were to vouch for it.
-    if (w->links_moved() && dir_attributes_ && attributes == dir_attributes_ && !dir_stamps_frozen_)
+    if (w->links_moved() && attributes == dir_attributes_ &&
+        !dir_stamps_frozen_)
       dir_stamps_frozen_ = frozen_unreported_ = true;
   }
-  dir_attributes_ = attributes;
+  dir_attributes_ = attributes.value_or(FileStat{});
   found_ = std::move(found);
 }
 
@@ -198,7 +211,7 @@ void Volume::leave(KernelWatchTable& table) {
 void Volume::fall_back_to_poll(KernelWatchTable& table, std::string_view why, bool quiet) {
   leave(table);
   mode_ = ActiveMode::poll;
-  mode_reason_ = std::string(why);
+  mode_reason_ = why;
   for (const auto& w : watches_) w->set_mode(mode_, why, quiet);
 }
 

@@ -23,6 +23,7 @@
 #include "hotreload/clock.h"
 #include "hotreload/options.h"
 #include "kernel_watch_table.h"
+#include "rare_text.h"
 #include "watch.h"
 
 namespace spdlog {
@@ -57,13 +58,13 @@ class Volume {
   };
   static ModeChoice choose_mode(Filesystem& fs, const std::string& dir, Mode mode);
 
-  Volume(uint64_t id, std::string dir, Policy policy, ModeChoice start);
+  Volume(uint64_t id, std::string dir, const Policy& policy, const ModeChoice& start);
 
   uint64_t id() const { return id_; }
   const std::string& dir() const { return dir_; }
   const Policy& policy() const { return policy_; }
   ActiveMode mode() const { return mode_; }
-  const std::string& mode_reason() const { return mode_reason_; }
+  const std::string& mode_reason() const { return mode_reason_.str(); }
 
   // What the hub is to do after a decision: check again at once, move the timer.
   struct Next {
@@ -128,15 +129,17 @@ class Volume {
 
   const uint64_t id_;
   const std::string dir_;
-  const Policy policy_;
-  std::string mode_reason_;
+  // One copy per distinct policy in the process, shared: a handful, never freed.
+  const Policy& policy_;
+  RareText mode_reason_;
   std::vector<std::shared_ptr<Watch>> watches_;
   // What the last check found (hub thread): its interests and the inodes of their
   // directories, from check() to settle() only.
   std::unique_ptr<Watch::Found> found_;
   // The directory's attributes from before the last full check read any link, if they
-  // could vouch for its links then (LinkWitness).
-  std::optional<FileStat> dir_attributes_;
+  // could vouch for its links then (LinkWitness, which records directories only); a
+  // FileStat{} (type other) if they could not. (Not an optional: 8 bytes a volume.)
+  FileStat dir_attributes_;
 
   // (The small fields together: ten thousand one-key volumes are worth packing.)
   unsigned polls_ = 0;

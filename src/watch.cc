@@ -53,9 +53,7 @@ std::shared_ptr<spdlog::logger> default_logger() {
 }
 
 Watch::Watch(std::string path, bool whole_volume, std::shared_ptr<const Options> options)
-    : path_(std::move(path)),
-      options_(std::move(options)),
-      whole_volume_(whole_volume) {}
+    : whole_volume_(whole_volume), path_(std::move(path)), options_(std::move(options)) {}
 
 std::string& Watch::initial_content() { return loading().content; }
 
@@ -258,7 +256,7 @@ Status Watch::status() const {
     copy.reloads = status_.reloads;
     copy.errors = status_.errors;
     copy.mode = status_.mode;
-    copy.last_error = status_.last_error;
+    copy.last_error = status_.last_error.str();
     if (status_.stalled_since != SteadyTime::min()) copy.stalled_since = status_.stalled_since;
   }
   copy.path = path_;

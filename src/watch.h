@@ -30,6 +30,7 @@
 #include "link_witness.h"
 #include "lookup_cache.h"
 #include "path_walk.h"
+#include "rare_text.h"
 
 namespace hotreload {
 
@@ -213,6 +214,7 @@ class Watch {
   bool racy_ = true;
   bool links_moved_ = false;  // see links_moved(); set by a kind that follows links
   bool checked_ = false;      // a check has looked since the initial look
+  const bool whole_volume_;   // see volume()
   std::unique_ptr<Found> found_;
   int64_t look_started_ns_ = 0;  // wall clock, as the filesystems stamp files
 
@@ -263,7 +265,6 @@ class Watch {
   std::unique_ptr<Refusal> refused_;    // the content the callback last refused, if any
   std::error_code failure_;             // the cause last logged, so it is logged once
   int unstable_rounds_ = 0;             // consecutive looks that found the file moving
-  const bool whole_volume_;             // (with mode_, here to fill the int's word)
   // Set under the hub's lock, from the thread that starts a watch too (a volume that falls
   // back to polling as a watch joins it), while the hub thread checks its other watches.
   std::atomic<ActiveMode> mode_{ActiveMode::events};
@@ -276,7 +277,7 @@ class Watch {
     WallTime last_reload = WallTime::min();
     uint64_t reloads = 0;
     uint64_t errors = 0;
-    std::string last_error;
+    RareText last_error;
     SteadyTime stalled_since = SteadyTime::min();
   };
   Standing status_;  // written on the hub thread under status_mu()

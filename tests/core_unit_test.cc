@@ -48,6 +48,13 @@ BOOST_AUTO_TEST_CASE(a_kept_walk_gives_back_the_walk_it_keeps) {
       // A path that is base itself, or only begins with base's name, is kept whole.
       {"/cfg/a", {{{"/cfg/a", "../ab"}, {"/cfg/ab", "a/x"}}, stat}, "/cfg/a/x"},
       {"/cfg/a", {{{"/cfg/a/b", "/cfg/ab"}}, stat}, "/cfg/ab"},
+      // A file below the last link's target is kept as the rest; these read it back.
+      {"/", {{{"/..data", "..2026"}}, stat}, "/..2026/key"},
+      {"/cfg", {{{"/cfg/d", "/srv/v1"}}, stat}, "/srv/v1/key"},
+      {"/cfg", {{{"/cfg/d", "/srv/v1"}}, stat}, "/srv/v1"},
+      {"/cfg", {{{"/cfg/..data", "..2026"}}, stat}, "/cfg/..2026x/key"},
+      {"/cfg", {{{"/cfg/..data", "..2026/"}}, stat}, "/cfg/..2026/key"},
+      {"/cfg", {{{"/cfg/..data", "sub/..2026"}}, stat}, "/cfg/sub/..2026/sub/..2026/k"},
   };
   for (const Case& c : cases) {
     KeptWalk kept(c.base, c.walk, c.file);
