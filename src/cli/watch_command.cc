@@ -99,15 +99,18 @@ std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsReco
                                                       ActionRunner& actions, FailingPaths& failing,
                                                       bool deliver_first) {
   return [&log, &recorder, &actions, &failing, deliver_first](const Decision& d) {
-    log.decision(d);
+    // The metrics and the health first, then the line: whoever acts on the line (a script
+    // that scrapes /metrics once it reads `rejected`) finds them saying the same.
     recorder.record(d);
     switch (d.kind) {
       case DecisionKind::rejected:
       case DecisionKind::read_error:
       case DecisionKind::missing: failing.set(d.path, true); break;
-      case DecisionKind::restored: failing.set(d.path, false); break;
+      case DecisionKind::restored:
+      case DecisionKind::reloaded: failing.set(d.path, false); break;
       default: break;
     }
+    log.decision(d);
     if (!d.hash) return;
     if (d.kind == DecisionKind::loaded && deliver_first) {
       std::optional<KeyChanges> keys;
@@ -116,7 +119,6 @@ std::function<void(const Decision&)> decision_handler(EventLog& log, MetricsReco
                        std::move(keys), /*webhook_only=*/true});
     }
     if (d.kind == DecisionKind::reloaded) {
-      failing.set(d.path, false);
       std::string hash = d.hash->hex();
       std::string previous = d.previous ? d.previous->hex() : std::string();
       std::optional<KeyChanges> keys;
