@@ -446,7 +446,7 @@ struct Hub::State {
 
 Hub::Hub(Seams seams, std::shared_ptr<spdlog::logger> logger)
     : state_(std::make_shared<State>()) {
-  Digest::initialize();  // OpenSSL's exit-time cleanup then runs after a static hub stops
+  Digest::initialize();  // any exit-time cleanup of OpenSSL then runs after a static hub stops
   state_->seams = std::move(seams);
   state_->logger = logger ? std::move(logger) : default_logger();
   state_->table = std::make_unique<KernelWatchTable>(*state_->seams.events);

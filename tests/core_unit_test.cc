@@ -276,6 +276,11 @@ BOOST_AUTO_TEST_CASE(digest_is_sha256) {
   BOOST_TEST(Digest::of("abc").hex() ==
              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   BOOST_TEST(Digest::of("abc").short_hex() == "ba7816bf8f01");
+  // Padding that spills into a second block (56 bytes), and a million bytes.
+  BOOST_TEST(Digest::of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq").hex() ==
+             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  BOOST_TEST(Digest::of(std::string(1000000, 'a')).hex() ==
+             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 BOOST_AUTO_TEST_CASE(volumes_that_miss_remote_changes_are_known) {

@@ -14,12 +14,14 @@ class HOTRELOAD_EXPORT Digest {
  public:
   static constexpr std::size_t kSize = 32;
 
-  // SHA-256 of content (OpenSSL EVP). Never fails for inputs that fit in memory.
+  // SHA-256 of content (OpenSSL). Never fails for inputs that fit in memory.
   static Digest of(std::string_view content);
 
-  // Initialises OpenSSL now. OpenSSL frees its tables at exit, in the reverse order of
-  // registration; a Hub constructed after this call (Hub::shared(), a static) is thus
-  // stopped before them, and its thread never hashes into freed tables at exit.
+  // Initialises what hashing needs now, if anything: with OpenSSL's SHA256 functions,
+  // nothing. With EVP (an OpenSSL built without them), its tables, which OpenSSL frees at
+  // exit in the reverse order of registration; a Hub constructed after this call
+  // (Hub::shared(), a static) is thus stopped before them, and its thread never hashes
+  // into freed tables at exit.
   static void initialize() noexcept;
 
   std::string hex() const;         // 64 lowercase hex digits
