@@ -44,15 +44,7 @@ class TricklingEndpoint {
   static inline const std::string kTlsRecord = std::string("\x16\x03\x03\x40\x00", 5);
 
   explicit TricklingEndpoint(std::string answer = kHttpAnswer) : answer_(std::move(answer)) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    BOOST_REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    BOOST_REQUIRE(::listen(listen_, 64) == 0);
-    BOOST_REQUIRE(::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port_ = ntohs(a.sin_port);
+    listen_ = listening_socket(port_);
     thread_ = std::thread([this] { loop(); });
   }
   ~TricklingEndpoint() {

@@ -42,19 +42,32 @@ class KubeletVolume {
   harness::KubeletWriter writer_{dir_.path()};
 };
 
-// A port nobody listens on right now (the kernel picks it: no collisions between tests).
-inline int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+// Binds fd to a port of 127.0.0.1 the kernel picks (no collisions between tests): which.
+inline int bind_loopback(int fd) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
   socklen_t len = sizeof a;
-  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
     throw std::runtime_error("cannot bind a port on 127.0.0.1");
-  ::close(s);
   return ntohs(a.sin_port);
+}
+
+// A port nobody listens on right now.
+inline int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  int port = bind_loopback(s);
+  ::close(s);
+  return port;
+}
+
+// A socket listening on a port of 127.0.0.1 (set in port), for a test's own server.
+inline int listening_socket(int& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  port = bind_loopback(fd);
+  if (::listen(fd, 64) != 0) throw std::runtime_error("cannot listen on 127.0.0.1");
+  return fd;
 }
 
 // A port on 127.0.0.1 that refuses every connection for as long as this lives: bound, so
@@ -63,16 +76,7 @@ inline int free_port() {
 // nobody bound can be taken by anyone before the test connects to it.
 class RefusingPort {
  public:
-  RefusingPort() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("cannot bind a port on 127.0.0.1");
-    port_ = ntohs(a.sin_port);
-  }
+  RefusingPort() : fd_(::socket(AF_INET, SOCK_STREAM, 0)), port_(bind_loopback(fd_)) {}
   ~RefusingPort() { ::close(fd_); }
   RefusingPort(const RefusingPort&) = delete;
   RefusingPort& operator=(const RefusingPort&) = delete;
@@ -80,7 +84,7 @@ class RefusingPort {
 
  private:
   int fd_;
-  int port_ = 0;
+  int port_;
 };
 
 inline bool contains(const std::string& text, const std::string& part) {

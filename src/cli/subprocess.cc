@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "duration.h"
+#include "fd.h"
 
 extern char** environ;
 
@@ -24,29 +25,6 @@ namespace hotreload::cli {
 namespace {
 
 constexpr std::size_t kStderrKeptBytes = 4096;
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 bool make_pipe(Fd& read_end, Fd& write_end) {
   int fds[2];

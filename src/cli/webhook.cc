@@ -1,108 +1,43 @@
 #include "webhook.h"
 
-#include <fcntl.h>
-#include <httplib.h>
-#include <sys/socket.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
-#include <thread>
 
+#include "http_connection.h"
 #include "small_file.h"
 
 namespace hotreload::cli {
 
 namespace {
 
-std::string describe(httplib::Error error, const std::string& origin) {
-  switch (error) {
-    case httplib::Error::Connection: return "could not connect to " + origin;
-    case httplib::Error::ConnectionTimeout: return "timed out connecting to " + origin;
-    case httplib::Error::Read: return "no complete answer from " + origin + " (read failed or timed out)";
-    case httplib::Error::Write: return "could not send the request to " + origin;
-    case httplib::Error::SSLConnection: return "TLS handshake with " + origin + " failed";
-    case httplib::Error::SSLServerVerification:
-      return "TLS certificate of " + origin + " not trusted";
-    default: return "request to " + origin + " failed (" + httplib::to_string(error) + ")";
-  }
-}
-
 using Steady = std::chrono::steady_clock;
+using Failure = HttpAnswer::Failure;
 
-// A duplicate of the client's socket, taken when the client creates it: shutting it down
-// ends whatever the client is doing on it (connecting, a TLS handshake, a read), from any
-// thread, and being ours the descriptor is never closed and reused under our feet.
-class SocketCopy {
- public:
-  ~SocketCopy() { reset(); }
-  void take(int sock) {
-    std::lock_guard lock(mu_);
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+std::string describe(const HttpAnswer& a, const WebhookUrl& url,
+                     std::chrono::milliseconds timeout) {
+  const std::string& origin = url.origin;
+  std::string detail = a.detail.empty() ? "" : " (" + a.detail + ")";
+  switch (a.failure) {
+    case Failure::connect: return "could not connect to " + origin + detail;
+    case Failure::connect_timeout: return "timed out connecting to " + origin;
+    case Failure::tls_handshake: return "TLS handshake with " + origin + " failed" + detail;
+    case Failure::tls_untrusted: return "TLS certificate of " + origin + " not trusted" + detail;
+    case Failure::write: return "could not send the request to " + origin;
+    case Failure::read: return "no complete answer from " + origin + " (read failed, or not HTTP)";
+    case Failure::timed_out:
+      return "no complete answer from " + origin + " within " + format_duration(timeout) +
+             " (the whole attempt's time)";
+    case Failure::stopped: return "no complete answer from " + origin + " (gave up: stopping)";
+    case Failure::none: break;
   }
-  void shut_down() {
-    std::lock_guard lock(mu_);
-    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
-  }
-  void reset() {
-    std::lock_guard lock(mu_);
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  std::mutex mu_;
-  int fd_ = -1;
-};
-
-// Ends an attempt that is still running at its deadline, or when a stop is requested: the
-// per-read timeouts of the HTTP client restart with every byte, so an endpoint that
-// trickles its answer would hold the attempt forever. The socket is shut down (and the
-// client told to stop) until the attempt returns: before the socket exists, that does
-// nothing, and the connect timeout bounds the wait.
-class AttemptGuard {
- public:
-  AttemptGuard(httplib::Client& client, SocketCopy& socket, Steady::time_point deadline,
-               const std::stop_token& stop)
-      : thread_([this, &client, &socket, deadline, stop] {
-          std::unique_lock lock(mu_);
-          cv_.wait_until(lock, stop, deadline, [this] { return done_; });
-          while (!done_) {
-            fired_ = true;
-            lock.unlock();
-            socket.shut_down();
-            client.stop();
-            lock.lock();
-            cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; });
-          }
-        }) {}
-  ~AttemptGuard() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  AttemptGuard(const AttemptGuard&) = delete;
-  AttemptGuard& operator=(const AttemptGuard&) = delete;
-
-  // Whether the attempt was cut short (then its own error only says the socket closed).
-  bool fired() const { return fired_.load(); }
-
- private:
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  bool done_ = false;
-  std::atomic<bool> fired_{false};
-  std::thread thread_;  // last: it uses the members above
-};
+  return {};
+}
 
 // A credential file's text without its trailing line break (as `kubectl create secret
 // --from-file` keeps it). Its content never goes into an error.
@@ -119,26 +54,62 @@ Parsed<std::string> read_secret(const std::string& path, const char* flag) {
   return Parsed<std::string>(std::in_place_index<0>, std::move(text));
 }
 
-// The headers of one request: the user's, then the credentials (read now).
-Parsed<httplib::Headers> request_headers(const WebhookConfig& config) {
-  httplib::Headers headers(config.headers.begin(), config.headers.end());
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// One request as it goes on the wire: the user's headers, then the credentials (read
+// now), then the body's.
+Parsed<std::string> request_text(const WebhookConfig& config, std::string_view method,
+                                 const WebhookUrl& url, const std::string* body) {
+  auto refused = [](std::string why) {
+    return Parsed<std::string>(std::in_place_index<1>, std::move(why));
+  };
+  std::string_view authority = url.origin;
+  authority.remove_prefix(authority.find("://") + 3);
+  std::string text;
+  text.reserve(256 + (body ? body->size() : 0));
+  text.append(method).append(" ").append(url.target).append(" HTTP/1.1\r\nHost: ");
+  text.append(authority).append("\r\nUser-Agent: hotreload\r\n");
+  bool typed = false;
+  for (const auto& [name, value] : config.headers) {
+    text.append(name).append(": ").append(value).append("\r\n");
+    typed = typed || lower(name) == "content-type";
+  }
   if (!config.bearer_token_file.empty()) {
     auto token = read_secret(config.bearer_token_file, "--webhook-bearer-token-file");
-    if (auto* why = std::get_if<1>(&token)) return *why;
-    headers.emplace("Authorization", "Bearer " + std::get<0>(token));
+    if (auto* why = std::get_if<1>(&token)) return refused(*why);
+    text.append("Authorization: Bearer ").append(std::get<0>(token)).append("\r\n");
   }
   if (!config.basic_auth_file.empty()) {
     auto pair = read_secret(config.basic_auth_file, "--webhook-basic-auth-file");
-    if (auto* why = std::get_if<1>(&pair)) return *why;
-    const std::string& text = std::get<0>(pair);
-    auto colon = text.find(':');
+    if (auto* why = std::get_if<1>(&pair)) return refused(*why);
+    const std::string& secret = std::get<0>(pair);
+    auto colon = secret.find(':');
     if (colon == std::string::npos || colon == 0)
-      return "--webhook-basic-auth-file " + config.basic_auth_file +
-             " does not hold user:password";
-    headers.insert(httplib::make_basic_authentication_header(text.substr(0, colon),
-                                                             text.substr(colon + 1)));
+      return refused("--webhook-basic-auth-file " + config.basic_auth_file +
+                     " does not hold user:password");
+    text.append("Authorization: Basic ").append(base64(secret)).append("\r\n");
   }
-  return headers;
+  if (body) {
+    if (!typed) text.append("Content-Type: application/json\r\n");
+    text.append("Content-Length: ").append(std::to_string(body->size())).append("\r\n\r\n");
+    text.append(*body);
+  } else {
+    text.append("\r\n");
+  }
+  return Parsed<std::string>(std::in_place_index<0>, std::move(text));
 }
 
 }  // namespace
@@ -183,12 +154,6 @@ bool is_token_char(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 Parsed<std::pair<std::string, std::string>> parse_webhook_header(std::string_view text) {
@@ -222,25 +187,6 @@ Parsed<std::string> parse_webhook_method(std::string_view text) {
                                  "\": expected GET, POST, PUT, PATCH or DELETE");
 }
 
-struct WebhookClient::Connection {
-  Connection(const WebhookConfig& config, const WebhookUrl& url)
-      : client(url.origin, config.cert_file, config.key_file) {
-    client.set_connection_timeout(config.timeout);
-    client.set_read_timeout(config.timeout);
-    client.set_write_timeout(config.timeout);
-    client.set_keep_alive(true);
-    client.set_tcp_nodelay(true);
-    if (!config.ca_file.empty()) client.set_ca_cert_path(config.ca_file);
-    client.set_socket_options([this](int sock) {
-      socket.take(sock);
-      opened = true;
-    });
-  }
-  httplib::Client client;
-  SocketCopy socket;    // of the connection the client holds now
-  bool opened = false;  // whether the last send opened it (else it reused a kept one)
-};
-
 WebhookClient::WebhookClient(const WebhookConfig& config, WebhookUrl url)
     : config_(config), url_(std::move(url)) {}
 
@@ -259,8 +205,8 @@ WebhookAttempt WebhookClient::request(std::string_view method, const std::string
                                       std::optional<int> expect_status,
                                       const std::stop_token& stop) {
   if (stop.stop_requested()) return {false, "not sent: stopping"};
-  auto headers = request_headers(config_);
-  if (auto* why = std::get_if<1>(&headers)) return {false, *why};
+  auto text = request_text(config_, method, url_, body);
+  if (auto* why = std::get_if<1>(&text)) return {false, *why};
   // A client certificate is read when a connection is made; say which file is wrong
   // rather than "TLS handshake failed".
   for (const auto& [file, flag] : {std::pair{&config_.cert_file, "--webhook-cert-file"},
@@ -269,46 +215,26 @@ WebhookAttempt WebhookClient::request(std::string_view method, const std::string
     if (file->empty() || ::access(file->c_str(), R_OK) == 0) continue;
     return {false, std::string(flag) + " " + *file + " cannot be read: " + std::strerror(errno)};
   }
-  httplib::Request req;
-  req.method = std::string(method);
-  req.path = url_.target;
-  req.headers = std::move(std::get<0>(headers));
-  if (body) {
-    req.body = *body;
-    if (!req.has_header("Content-Type")) req.set_header("Content-Type", "application/json");
-  }
+  if (!connection_)
+    connection_ = std::make_unique<HttpConnection>(
+        url_.origin, HttpTlsFiles{config_.ca_file, config_.cert_file, config_.key_file});
   const auto deadline = Steady::now() + config_.timeout;
-  std::optional<httplib::Result> res;
-  bool cut = false;
+  HttpAnswer answer;
   // A kept connection the service closed (its idle timeout) just as the request went out
   // fails without an answer; that is not the service refusing. As HTTP clients do for a
   // reused connection, the request goes once more, on a new one.
   for (bool retried = false;; retried = true) {
-    if (!connection_) connection_ = std::make_unique<Connection>(config_, url_);
-    connection_->opened = false;
-    {
-      AttemptGuard guard(connection_->client, connection_->socket, deadline, stop);
-      res.emplace(connection_->client.send(req));
-      cut = guard.fired();
-    }
-    const bool reused = !connection_->opened;
-    // A connection shut down at the deadline, or that failed, is not reused: the next
-    // request opens a new one, with the certificate files as they are then.
-    if (cut || !*res) connection_.reset();
-    const bool stale = !cut && !*res && reused &&
-                       (res->error() == httplib::Error::Read || res->error() == httplib::Error::Write);
+    answer = connection_->exchange(std::get<0>(text), deadline, stop);
+    const bool stale = answer.reused && !answer.answered &&
+                       (answer.failure == Failure::read || answer.failure == Failure::write);
     if (!stale || retried) break;
   }
-  if (cut)
-    return {false, stop.stop_requested()
-                       ? "no complete answer from " + url_.origin + " (gave up: stopping)"
-                       : "no complete answer from " + url_.origin + " within " +
-                             format_duration(config_.timeout) + " (the whole attempt's time)"};
-  if (!*res) return {false, describe(res->error(), url_.origin)};
-  int status = (*res)->status;
+  if (answer.failure != Failure::none)
+    return {false, describe(answer, url_, config_.timeout)};
+  int status = answer.status;
   bool ok = expect_status ? status == *expect_status : status >= 200 && status < 300;
   if (ok) return {true, {}};
-  std::string error = req.method + " " + url_.text + " answered HTTP " + std::to_string(status);
+  std::string error = std::string(method) + " " + url_.text + " answered HTTP " + std::to_string(status);
   if (expect_status) error += ", not the expected " + std::to_string(*expect_status);
   return {false, error};
 }

@@ -17,6 +17,8 @@
 
 namespace hotreload::cli {
 
+class HttpConnection;
+
 struct WebhookUrl {
   std::string text;    // as given, for logs and errors
   std::string origin;  // "http://host:port", what the HTTP client connects to
@@ -81,13 +83,12 @@ class WebhookClient {
   const WebhookUrl& url() const { return url_; }
 
  private:
-  struct Connection;
   WebhookAttempt request(std::string_view method, const std::string* body,
                          std::optional<int> expect_status, const std::stop_token& stop);
 
   const WebhookConfig& config_;
   const WebhookUrl url_;
-  std::unique_ptr<Connection> connection_;
+  std::unique_ptr<HttpConnection> connection_;
 };
 
 }  // namespace hotreload::cli
