@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -89,10 +90,7 @@ bool is_ip_literal(const std::string& host) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string_view trim(std::string_view s) {
@@ -105,16 +103,16 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 struct HttpConnection::Open {
-  explicit Open(Fd socket) : owned(std::move(socket)), fd(owned.get()) {}
+  explicit Open(Fd connected) : socket(std::move(connected)) {}
   Open(const Open&) = delete;
   Open& operator=(const Open&) = delete;
   ~Open() {
     if (ssl) SSL_free(ssl);  // no close_notify: the peer learns from the TCP close
     if (ctx) SSL_CTX_free(ctx);
   }
+  int fd() const { return socket.get(); }
 
-  Fd owned;  // closed after the TLS session is freed
-  int fd;
+  Fd socket;  // closed after the TLS session is freed
   SSL_CTX* ctx = nullptr;
   SSL* ssl = nullptr;
   std::string buffer;  // read past what the last answer used (nothing, for a well-behaved peer)
@@ -138,7 +136,7 @@ struct HttpConnection::Open {
         if (err == SSL_ERROR_WANT_WRITE) want = POLLOUT;
         else if (err != SSL_ERROR_WANT_READ) return Failure::read;
       } else {
-        ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        ssize_t n = ::recv(fd(), chunk, sizeof chunk, 0);
         if (n >= 0) {
           buffer.append(chunk, static_cast<std::size_t>(n));
           return static_cast<std::size_t>(n);
@@ -146,7 +144,7 @@ struct HttpConnection::Open {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return Failure::read;
       }
-      if (Wait w = wait_for(fd, want, deadline, stop); w != Wait::ready)
+      if (Wait w = wait_for(fd(), want, deadline, stop); w != Wait::ready)
         return failure_of(w, Failure::read);
     }
   }
@@ -167,7 +165,7 @@ struct HttpConnection::Open {
         if (err == SSL_ERROR_WANT_READ) want = POLLIN;
         else if (err != SSL_ERROR_WANT_WRITE) return Failure::write;
       } else {
-        ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL);
         if (n >= 0) {
           data.remove_prefix(static_cast<std::size_t>(n));
           continue;
@@ -175,13 +173,13 @@ struct HttpConnection::Open {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return Failure::write;
       }
-      if (Wait w = wait_for(fd, want, deadline, stop); w != Wait::ready)
+      if (Wait w = wait_for(fd(), want, deadline, stop); w != Wait::ready)
         return failure_of(w, Failure::write);
     }
     return std::nullopt;
   }
 
-  // The TLS session over fd: the server's certificate verified against files.ca_file (or
+  // The TLS session over the socket: the server's certificate verified against files.ca_file (or
   // the system's CAs) and host, the client's certificate presented if there is one.
   std::optional<std::pair<Failure, std::string>> start_tls(const std::string& host,
                                                            const HttpTlsFiles& files,
@@ -197,7 +195,10 @@ struct HttpConnection::Open {
                       ? SSL_CTX_set_default_verify_paths(ctx)
                       : SSL_CTX_load_verify_locations(ctx, files.ca_file.c_str(), nullptr);
     if (trusted != 1)
-      return Why{Failure::tls_handshake, "CA file " + files.ca_file + ": " + openssl_error()};
+      return Why{Failure::tls_handshake,
+                 (files.ca_file.empty() ? std::string("the system's CA certificates")
+                                        : "CA file " + files.ca_file) +
+                     ": " + openssl_error()};
     if (!files.cert_file.empty()) {
       if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_file.c_str()) != 1)
         return Why{Failure::tls_handshake,
@@ -207,7 +208,7 @@ struct HttpConnection::Open {
         return Why{Failure::tls_handshake, "client key " + key + ": " + openssl_error()};
     }
     ssl = SSL_new(ctx);
-    if (!ssl || SSL_set_fd(ssl, fd) != 1) return Why{Failure::tls_handshake, openssl_error()};
+    if (!ssl || SSL_set_fd(ssl, fd()) != 1) return Why{Failure::tls_handshake, openssl_error()};
     if (is_ip_literal(host)) {
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
     } else {
@@ -225,7 +226,7 @@ struct HttpConnection::Open {
           return Why{Failure::tls_untrusted, X509_verify_cert_error_string(verify)};
         return Why{Failure::tls_handshake, openssl_error()};
       }
-      if (Wait w = wait_for(fd, want, deadline, stop); w != Wait::ready)
+      if (Wait w = wait_for(fd(), want, deadline, stop); w != Wait::ready)
         return Why{failure_of(w, Failure::tls_handshake), {}};
     }
   }
@@ -360,7 +361,7 @@ struct HttpConnection::Open {
 
   // A kept connection the peer closed (or wrote to unasked) while idle: not to be reused.
   bool still_idle() const {
-    pollfd p{fd, POLLIN | POLLRDHUP, 0};
+    pollfd p{fd(), POLLIN | POLLRDHUP, 0};
     return ::poll(&p, 1, 0) == 0 && (!ssl || SSL_pending(ssl) == 0);
   }
 };

@@ -7,7 +7,7 @@
 // kept), TLS through OpenSSL's libssl with the system's CAs or a given one and an optional
 // client certificate. A process that never speaks https never initialises libssl: the
 // HTTP library this replaces set up OpenSSL when it was loaded: with the libraries it
-// brought, 2.4 MB of resident memory for every sidecar (see README, Performance).
+// brought, 2.2 MB of resident memory for every sidecar (see README, Performance).
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,7 @@
 #include "webhook.h"
 
 #include <openssl/evp.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,7 +86,7 @@ Parsed<std::string> request_text(const WebhookConfig& config, std::string_view m
   bool typed = false;
   for (const auto& [name, value] : config.headers) {
     text.append(name).append(": ").append(value).append("\r\n");
-    typed = typed || lower(name) == "content-type";
+    typed = typed || strcasecmp(name.c_str(), "Content-Type") == 0;
   }
   if (!config.bearer_token_file.empty()) {
     auto token = read_secret(config.bearer_token_file, "--webhook-bearer-token-file");
