@@ -100,6 +100,17 @@ class Surveyor {
   SnapshotSurvey& out_;
 };
 
+// The links directly in dir are the same, in the same order, before and now.
+bool same_links_in(std::string_view dir, const std::vector<Link>& before, const std::vector<Link>& now) {
+  auto in_dir = [&](const Link& l) { return directly_in(dir, l.path); };
+  auto b = std::find_if(before.begin(), before.end(), in_dir);
+  auto n = std::find_if(now.begin(), now.end(), in_dir);
+  for (; b != before.end() && n != now.end(); b = std::find_if(std::next(b), before.end(), in_dir),
+                                              n = std::find_if(std::next(n), now.end(), in_dir))
+    if (!(*b == *n)) return false;
+  return b == before.end() && n == now.end();
+}
+
 // Keys of nested directories were added depth first; the signature is kept in key order.
 void sort_keys(SnapshotSurvey& s) {
   std::vector<std::size_t> order(s.files.size());
@@ -311,9 +322,33 @@ std::error_code SnapshotWatch::accept_initial_look(Clock& clock, std::string& me
   return ec;
 }
 
+// A safety poll of a kubelet volume at rest costs the volume directory's lstat: its
+// attributes vouch that `..data` still names the directory the last look read (the
+// witness), and the kubelet never edits that directory's files in place. What a safety
+// poll is for, a change no event announced, is then a publish. An edit by anyone else
+// waits for the safety poll that reads, as a key's does (KeyWatch::unchanged_since_last_look).
+// A plain directory (any name may be a new key), a poll, or a link the witness cannot
+// vouch for: the survey, in full.
+bool SnapshotWatch::unchanged_since_last_look(LookupCache& /*fs*/, Trigger trigger,
+                                              LinkWitness& links) {
+  if (trigger != Trigger::safety_poll || !signature_ || racy_) return false;
+  const std::vector<Link>& root_links = signature_->root_links;
+  if (root_links.empty()) return false;
+  const Link& data = root_links.back();  // the link the survey's root was reached through
+  if (!directly_in(path(), data.path) || !data.path.ends_with("/..data") ||
+      !is_kubelet_payload_dir(data.target))
+    return false;
+  return std::all_of(root_links.begin(), root_links.end(),
+                     [&](const Link& l) { return links.vouches_for(l.path); });
+}
+
 void SnapshotWatch::check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) {
   Look seen = look(fs, start_check(signature_, trigger, clock));
   note_interests(fs, std::move(seen.survey.interests));
+  // Against a signature of the volume's last full check only (see KeyWatch::check).
+  links_moved_ = signature_ && checked_ && !seen.error && !seen.unchanged &&
+                 !same_links_in(path(), signature_->root_links, seen.survey.signature.root_links);
+  checked_ = true;
   Snapshot snapshot;
   std::string where;
   std::error_code unofferable;

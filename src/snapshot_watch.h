@@ -46,6 +46,7 @@ class SnapshotWatch final : public Watch {
   std::error_code look_initial(Filesystem& fs, std::string& message) override;
   std::error_code accept_initial_look(Clock& clock, std::string& message) override;
   void check(LookupCache& fs, Clock& clock, Trigger trigger, SteadyTime noticed_at) override;
+  bool unchanged_since_last_look(LookupCache& fs, Trigger trigger, LinkWitness& links) override;
   bool reads(const std::string& dir, const std::string& name) const override;
 
  private:

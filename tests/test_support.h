@@ -136,7 +136,8 @@ class Recorder {
   std::vector<std::string> accepted_;
 };
 
-// Another Filesystem, counting the lstat, readlink and open calls made through it, per path.
+// Another Filesystem, counting the lstat, readlink, open and listing calls made through it,
+// per path.
 class CountingFilesystem final : public Filesystem {
  public:
   explicit CountingFilesystem(Filesystem& fs) : fs_(fs) {}
@@ -153,12 +154,13 @@ class CountingFilesystem final : public Filesystem {
     return fs_.open(p);
   }
   Result<std::vector<std::string>> read_directory(const std::string& p) override {
+    ++listings[p];
     return fs_.read_directory(p);
   }
   Result<uint64_t> filesystem_type(const std::string& p) override {
     return fs_.filesystem_type(p);
   }
-  std::map<std::string, int> lstats, readlinks, opens;
+  std::map<std::string, int> lstats, readlinks, opens, listings;
 
  private:
   Filesystem& fs_;

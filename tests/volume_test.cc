@@ -4,6 +4,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <map>
 #include <set>
@@ -12,6 +13,7 @@
 #include "sim_clock.h"
 #include "sim_events.h"
 #include "sim_filesystem.h"
+#include "snapshot_watch.h"
 #include "test_support.h"
 #include "volume.h"
 #include "writers.h"
@@ -54,6 +56,18 @@ struct Bench {
     std::string message;
     BOOST_REQUIRE(!w->load(fs, *clock, message));
     return w;
+  }
+  // The whole of /cfg, as a VolumeWatcher (--dir) watches it.
+  std::shared_ptr<SnapshotWatch> directory(Options o) {
+    auto w = std::make_shared<SnapshotWatch>("/cfg", [](const Snapshot&) { return Verdict::accept(); },
+                                             std::make_shared<const Options>(std::move(o)), KeySelection{});
+    std::string message;
+    BOOST_REQUIRE(!w->load(fs, *clock, message));
+    return w;
+  }
+  std::size_t reloads() const {
+    return std::count_if(decisions.begin(), decisions.end(),
+                         [](const auto& d) { return d.kind == DecisionKind::reloaded; });
   }
   Volume::Next join(Volume& v, std::shared_ptr<Watch> w) {
     Watch& joined = *w;
@@ -150,6 +164,70 @@ BOOST_AUTO_TEST_CASE(a_payload_edited_in_place_waits_for_the_reading_safety_poll
   v.check(b.fs, *b.clock, Trigger::safety_read, b.clock->now(), v.watches());
   BOOST_TEST(b.decisions.size() == offers + 1);  // reloaded
   BOOST_TEST(v.found_unannounced_change());      // and no event said so: the volume polls
+}
+
+// The same shortcut for a whole kubelet volume (VolumeWatcher, --dir): a safety poll at rest
+// takes the volume directory's lstat alone (no listing, no readlink, no file), while a poll,
+// the reading safety poll, a rehash and an event survey it in full. A publish that no event
+// announced moves the directory's stamps, and the next safety poll finds it.
+BOOST_AUTO_TEST_CASE(a_safety_poll_of_a_kubelet_directory_at_rest_is_one_lstat) {
+  Bench b;
+  b.publish({{"a", "1"}, {"b", "2"}});
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  b.join(v, b.directory(b.options()));
+  b.clock->advance(kTimestampTickMax);
+  v.check(b.fs, *b.clock, Trigger::safety_read, b.clock->now(), v.watches());  // now trusted
+  b.settle(v);
+  auto calls_of = [&](Trigger trigger) {
+    CountingFilesystem counting(b.fs);
+    v.check(counting, *b.clock, trigger, b.clock->now(), v.watches());
+    b.settle(v);
+    return counting;
+  };
+  auto rest = calls_of(Trigger::safety_poll);
+  BOOST_TEST(rest.lstats.size() == 1u);
+  BOOST_TEST(rest.lstats["/cfg"] == 1);  // the witness
+  BOOST_TEST(rest.readlinks.empty());
+  BOOST_TEST(rest.listings.empty());
+  BOOST_TEST(rest.opens.empty());
+  BOOST_TEST(b.table.watched("/cfg"));  // what was armed stands
+  std::string payload = "/cfg/" + *b.fs.read_link("/cfg/..data");
+  for (Trigger t : {Trigger::poll, Trigger::safety_read, Trigger::rehash, Trigger::event})
+    BOOST_TEST(calls_of(t).listings[payload] >= 1);  // surveyed in full
+  std::size_t reloads = b.reloads();
+  b.clock->advance(kTimestampTickMax);
+  b.publish({{"a", "1"}, {"b", "changed"}});
+  BOOST_TEST(calls_of(Trigger::safety_poll).readlinks["/cfg/..data"] >= 1);
+  BOOST_TEST(b.reloads() == reloads + 1);
+  BOOST_TEST(v.found_unannounced_change());
+}
+
+// Where directories keep their stamps, the witness hides a publish from the safety polls
+// until the one that reads. That look sees ..data re-pointed under unchanged attributes,
+// and from then on the volume's safety polls read ..data: the next publish is found by the
+// next one.
+BOOST_AUTO_TEST_CASE(a_kubelet_directory_with_frozen_stamps_loses_the_witness_at_the_first_miss) {
+  Bench b;
+  b.publish({{"a", "1"}});
+  Volume v(1, "/cfg", Volume::Policy::of(b.options()), {});
+  b.join(v, b.directory(b.options()));
+  auto check = [&](Trigger trigger) {
+    b.clock->advance(kTimestampTickMax);
+    v.check(b.fs, *b.clock, trigger, b.clock->now(), v.watches());
+    b.settle(v, true);  // as if announced late: the volume stays in events mode
+  };
+  check(Trigger::safety_read);
+  check(Trigger::safety_read);  // a full look since the initial one: links compared
+  b.fs.set_directory_stamps_frozen(true);
+  std::size_t reloads = b.reloads();
+  b.publish({{"a", "2"}});
+  check(Trigger::safety_poll);
+  BOOST_TEST(b.reloads() == reloads);  // vouched for: the cost of the witness
+  check(Trigger::safety_read);
+  BOOST_TEST(b.reloads() == reloads + 1);
+  b.publish({{"a", "3"}});
+  check(Trigger::safety_poll);
+  BOOST_TEST(b.reloads() == reloads + 2);  // no longer waits for the reading safety poll
 }
 
 // With --rehash-every 0 no look would ever read the links again in full, so nothing could
