@@ -76,6 +76,13 @@ struct Bench {
     joined.announce_loaded();
     return next;
   }
+  // A check and its settling, counting the filesystem calls it makes.
+  CountingFilesystem calls(Volume& v, Trigger trigger) {
+    CountingFilesystem counting(fs);
+    v.check(counting, *clock, trigger, clock->now(), v.watches());
+    settle(v);
+    return counting;
+  }
   Volume::Next settle(Volume& v, bool announced_late = false) {
     return v.settle(table, clock->now(), clock->now() + 1h, announced_late, *quiet);
   }  void write(const std::string& path, const std::string& content) {
@@ -117,12 +124,7 @@ BOOST_AUTO_TEST_CASE(a_poll_of_a_volume_at_rest_takes_the_shortcut) {
   b.clock->advance(kTimestampTickMax);
   v.check(b.fs, *b.clock, Trigger::poll, b.clock->now(), v.watches());  // reads: now trusted
   b.settle(v);
-  auto calls_of = [&](Trigger trigger) {
-    CountingFilesystem counting(b.fs);
-    v.check(counting, *b.clock, trigger, b.clock->now(), v.watches());
-    b.settle(v);
-    return counting;
-  };
+  auto calls_of = [&](Trigger trigger) { return b.calls(v, trigger); };
   for (Trigger t : {Trigger::poll, Trigger::safety_poll}) {
     auto c = calls_of(t);
     BOOST_TEST(c.lstats["/cfg"] == 1);  // the witness
@@ -178,12 +180,7 @@ BOOST_AUTO_TEST_CASE(a_safety_poll_of_a_kubelet_directory_at_rest_is_one_lstat) 
   b.clock->advance(kTimestampTickMax);
   v.check(b.fs, *b.clock, Trigger::safety_read, b.clock->now(), v.watches());  // now trusted
   b.settle(v);
-  auto calls_of = [&](Trigger trigger) {
-    CountingFilesystem counting(b.fs);
-    v.check(counting, *b.clock, trigger, b.clock->now(), v.watches());
-    b.settle(v);
-    return counting;
-  };
+  auto calls_of = [&](Trigger trigger) { return b.calls(v, trigger); };
   auto rest = calls_of(Trigger::safety_poll);
   BOOST_TEST(rest.lstats.size() == 1u);
   BOOST_TEST(rest.lstats["/cfg"] == 1);  // the witness
